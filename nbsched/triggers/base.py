@@ -126,9 +126,6 @@ class BaseTrigger(ABC):
     def __hash__(self) -> int:
         return hash((type(self).__name__, *map(_hashable, self._state_values())))
 
-    def __str__(self) -> str:
-        return self.describe()
-
 
 def _hashable(value: Any) -> Any:
     if isinstance(value, list):
