@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from abc import ABC, abstractmethod
+from collections import deque
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -71,6 +72,32 @@ class BaseTrigger(ABC):
         return clone
 
     # --- derived behaviour ---------------------------------------------------------
+    def fire_times_through(
+        self, first: datetime, now: datetime, keep: int
+    ) -> tuple[list[datetime], int]:
+        """Fire times from ``first`` (itself a fire time) up to and including ``now``.
+
+        Returns ``(latest, total)``: the last ``keep`` of those times, oldest first, and
+        how many there are in all. The scheduler uses it to catch up a job that is far
+        behind: coalescing needs only the latest missed time, and a bounded replay needs
+        the last few plus a count for its warning. This generic version walks the
+        trigger (without jitter); triggers that can do it arithmetically override it, so
+        a job a day behind on a one-second interval costs O(1), not 86,400 steps.
+        """
+        if keep < 1:
+            raise ValueError(f"keep: {keep!r}: must be at least 1")
+        if first > now:
+            return [], 0
+        trigger = self._without_jitter()
+        latest: deque[datetime] = deque(maxlen=keep)
+        total = 0
+        fire_time: datetime | None = first
+        while fire_time is not None and fire_time <= now:
+            latest.append(fire_time)
+            total += 1
+            fire_time = trigger.get_next_fire_time(fire_time, now)
+        return list(latest), total
+
     def preview(self, n: int = 5, now: datetime | None = None) -> list[datetime]:
         """Return the next ``n`` fire times from ``now`` (default: the current time).
 
