@@ -1,0 +1,260 @@
+"""The pieces a cron field is made of: ``*``, ``*/n``, ``a-b/n``, names, ``last``, ``2nd fri``.
+
+Each expression is parsed once, validated once and then only asked for the set of
+values it allows. Most expressions allow a fixed set (``static_values``); the two
+day-of-month forms that depend on the calendar (``last`` and ``<nth> <weekday>``)
+answer per month instead (``days_in``), and the field caches the answer per
+(year, month). ``str()`` of every expression reproduces APScheduler 3.11's spelling so
+that printed triggers look the same after migrating.
+"""
+
+from __future__ import annotations
+
+import re
+from calendar import monthrange
+
+__all__ = [
+    "MONTHS",
+    "WEEKDAYS",
+    "AllExpression",
+    "Expression",
+    "LastDayOfMonthExpression",
+    "MonthRangeExpression",
+    "RangeExpression",
+    "WeekdayPositionExpression",
+    "WeekdayRangeExpression",
+    "parse_expression",
+]
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+POSITIONS = ("1st", "2nd", "3rd", "4th", "5th", "last")
+
+_ALL_RE = re.compile(r"\*(?:/(?P<step>\d+))?$")
+_RANGE_RE = re.compile(r"(?P<first>\d+)(?:-(?P<last>\d+))?(?:/(?P<step>\d+))?$")
+_NAME_RANGE_RE = re.compile(
+    r"(?P<first>[a-z]+)(?:-(?P<last>[a-z]+))?(?:/(?P<step>\d+))?$", re.IGNORECASE
+)
+_POSITION_RE = re.compile(r"(?P<position>1st|2nd|3rd|4th|5th|last) +(?P<weekday>\S+)$", re.I)
+_LAST_RE = re.compile(r"last$", re.IGNORECASE)
+
+
+class Expression:
+    """One comma-separated part of a field. Subclasses define what it allows."""
+
+    #: True when the allowed values depend on the month (see ``days_in``).
+    dynamic = False
+
+    def static_values(self, low: int, high: int) -> range | tuple[int, ...]:
+        """Values allowed within ``low..high`` (the field's bounds)."""
+        raise NotImplementedError
+
+    def days_in(self, year: int, month: int) -> tuple[int, ...]:
+        """Days of ``year-month`` allowed (only for ``dynamic`` expressions)."""
+        raise NotImplementedError
+
+    def _key(self) -> tuple:
+        return ()
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, *self._key()))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r})"
+
+
+class AllExpression(Expression):
+    """``*`` or ``*/step``: every value of the field, optionally every n-th from the minimum."""
+
+    def __init__(self, step: int | None = None) -> None:
+        self.step = step
+
+    def static_values(self, low: int, high: int) -> range:
+        return range(low, high + 1, self.step or 1)
+
+    def _key(self) -> tuple:
+        return (self.step,)
+
+    def __str__(self) -> str:
+        return f"*/{self.step}" if self.step else "*"
+
+
+class RangeExpression(Expression):
+    """``a``, ``a-b``, ``a-b/n`` or ``a/n`` (from ``a`` to the field's maximum)."""
+
+    def __init__(self, first: int, last: int | None = None, step: int | None = None) -> None:
+        if last is None and step is None:
+            last = first
+        self.first = first
+        self.last = last
+        self.step = step
+
+    def static_values(self, low: int, high: int) -> range:
+        last = high if self.last is None else min(self.last, high)
+        return range(max(self.first, low), last + 1, self.step or 1)
+
+    def _key(self) -> tuple:
+        return (self.first, self.last, self.step)
+
+    def _range_text(self, first: str, last: str) -> str:
+        # APScheduler prints "a-b" only when the bounds differ; keep its spelling.
+        differs = self.last is not None and self.last != self.first
+        text = f"{first}-{last}" if differs else first
+        return f"{text}/{self.step}" if self.step else text
+
+    def __str__(self) -> str:
+        return self._range_text(str(self.first), str(self.last))
+
+
+class MonthRangeExpression(RangeExpression):
+    """A month name or a range of month names (``jan``, ``mar-oct``, ``jan-dec/3``)."""
+
+    def __str__(self) -> str:
+        last = MONTHS[self.last - 1] if self.last is not None else ""
+        return self._range_text(MONTHS[self.first - 1], last)
+
+
+class WeekdayRangeExpression(RangeExpression):
+    """A weekday name or a range of names (``mon``, ``mon-fri``); 0 is Monday."""
+
+    def __str__(self) -> str:
+        last = WEEKDAYS[self.last] if self.last is not None else ""
+        return self._range_text(WEEKDAYS[self.first], last)
+
+
+class WeekdayPositionExpression(Expression):
+    """``1st``..``5th`` or ``last`` followed by a weekday name, in the day-of-month field."""
+
+    dynamic = True
+
+    def __init__(self, position: int, weekday: int) -> None:
+        self.position = position  # index into POSITIONS; 5 means "last"
+        self.weekday = weekday
+
+    def days_in(self, year: int, month: int) -> tuple[int, ...]:
+        first_weekday, days = monthrange(year, month)
+        first_hit = (self.weekday - first_weekday) % 7 + 1
+        if self.position == 5:
+            day = first_hit + (days - first_hit) // 7 * 7
+        else:
+            day = first_hit + 7 * self.position
+        return (day,) if day <= days else ()
+
+    def _key(self) -> tuple:
+        return (self.position, self.weekday)
+
+    def __str__(self) -> str:
+        return f"{POSITIONS[self.position]} {WEEKDAYS[self.weekday]}"
+
+
+class LastDayOfMonthExpression(Expression):
+    """``last``: the month's last day, whatever its length."""
+
+    dynamic = True
+
+    def days_in(self, year: int, month: int) -> tuple[int, ...]:
+        return (monthrange(year, month)[1],)
+
+    def __str__(self) -> str:
+        return "last"
+
+
+def _name_index(field: str, text: str, name: str, names: tuple[str, ...], base: int) -> int:
+    try:
+        return names.index(name.lower()) + base
+    except ValueError:
+        kind = "month" if names is MONTHS else "weekday"
+        raise ValueError(
+            f"{field}: {text!r}: unknown {kind} name {name!r} (expected one of {', '.join(names)})"
+        ) from None
+
+
+def _to_int(text: str | None) -> int | None:
+    return None if text is None else int(text)
+
+
+def parse_expression(field: str, text: str, low: int, high: int) -> Expression:
+    """Parse one comma-separated part ``text`` of the field called ``field``.
+
+    ``low``/``high`` are the field's bounds; every error names the field and the text,
+    e.g. ``"hour: '25': out of range 0-23"``.
+    """
+    span = high - low
+    if match := _ALL_RE.match(text):
+        step = _to_int(match["step"])
+        _check_step(field, text, step, span)
+        return AllExpression(step)
+
+    if match := _RANGE_RE.match(text):
+        first, last, step = (_to_int(match[k]) for k in ("first", "last", "step"))
+        return _checked_range(RangeExpression, field, text, first, last, step, low, high)
+
+    if field in ("month", "day_of_week") and (match := _NAME_RANGE_RE.match(text)):
+        names, base, cls = (
+            (MONTHS, 1, MonthRangeExpression)
+            if field == "month"
+            else (WEEKDAYS, 0, WeekdayRangeExpression)
+        )
+        first = _name_index(field, text, match["first"], names, base)
+        last = match["last"] and _name_index(field, text, match["last"], names, base)
+        return _checked_range(cls, field, text, first, last, _to_int(match["step"]), low, high)
+
+    if field == "day":
+        if match := _POSITION_RE.match(text):
+            position = POSITIONS.index(match["position"].lower())
+            weekday = _name_index(field, text, match["weekday"], WEEKDAYS, 0)
+            return WeekdayPositionExpression(position, weekday)
+        if _LAST_RE.match(text):
+            return LastDayOfMonthExpression()
+
+    hint = {
+        "month": "a number 1-12, a month name, a range or */n",
+        "day": "a number 1-31, a range, */n, 'last' or '<1st..5th|last> <weekday>'",
+        "day_of_week": "a number 0-6 (0 = Monday), a weekday name, a range or */n",
+    }.get(field, f"a number {low}-{high}, a range a-b, a step a-b/n or */n")
+    raise ValueError(f"{field}: {text!r}: unrecognised expression (expected {hint})")
+
+
+def _check_step(field: str, text: str, step: int | None, span: int) -> None:
+    if step is None:
+        return
+    if step <= 0:
+        raise ValueError(f"{field}: {text!r}: step must be positive")
+    if step > span:
+        raise ValueError(
+            f"{field}: {text!r}: step {step} is larger than the range it steps ({span})"
+        )
+
+
+def _checked_range(
+    cls: type[RangeExpression],
+    field: str,
+    text: str,
+    first: int,
+    last: int | None,
+    step: int | None,
+    low: int,
+    high: int,
+) -> RangeExpression:
+    for value in (first, last):
+        if value is not None and not low <= value <= high:
+            raise ValueError(f"{field}: {text!r}: out of range {low}-{high}")
+    if last is not None and first > last:
+        raise ValueError(
+            f"{field}: {text!r}: range runs backwards ({first} > {last}); "
+            "write it as a list of two ranges instead"
+        )
+    if step is not None:
+        if step <= 0:
+            raise ValueError(f"{field}: {text!r}: step must be positive")
+        span = (high if last is None else last) - first
+        if step > span:
+            raise ValueError(
+                f"{field}: {text!r}: step {step} is larger than the range it steps ({span})"
+            )
+    return cls(first, last, step)
