@@ -140,9 +140,7 @@ def _known_aps_bug(aps: datetime, ours: datetime | None, start: datetime) -> boo
     if not _exists(aps):
         return True  # a wall time inside a spring-forward gap
     ambiguous = aps.replace(fold=0).utcoffset() != aps.replace(fold=1).utcoffset()
-    if aps.fold == 1 and ambiguous:
-        return True  # second occurrence of a repeated wall time
-    return False
+    return aps.fold == 1 and ambiguous  # second occurrence of a repeated wall time
 
 
 def _same(a: datetime | None, b: datetime | None) -> bool:
