@@ -65,7 +65,8 @@ def _expr_phrase(field: str, unit: str, expr: Expression) -> str:
         else:
             span = f"{first} through {_value_name(field, expr.last)}"
         if expr.step:
-            return f"every {_ordinal(expr.step)} {unit} {span if ' ' in span else 'from ' + span}"
+            span = span if expr.last is None else f"from {span}"
+            return f"every {_ordinal(expr.step)} {unit} {span}"
         return span
     if isinstance(expr, WeekdayPositionExpression):
         return f"the {_ORDINALS[expr.position]} {_DAY_NAMES[expr.weekday]} of the month"
@@ -89,43 +90,39 @@ def _step_only(field: BaseField) -> int | None:
     return None
 
 
+def _unit_phrase(field: BaseField, unit: str) -> str:
+    """'minute 30', 'every 5 minutes', 'every minute', 'hours 9 through 17', ..."""
+    single = _single(field)
+    if single is not None:
+        return f"{unit} {single}"
+    if field.is_wildcard:
+        return f"every {unit}"
+    step = _step_only(field)
+    if step:
+        return f"every {step} {unit}s"
+    if any(getattr(e, "step", None) for e in field.expressions):
+        return _field_phrase(field, unit)
+    return f"{unit}s {_field_phrase(field, unit)}"
+
+
 def _time_phrase(hour: BaseField, minute: BaseField, second: BaseField) -> tuple[str, bool]:
     """Describe the time of day; the flag says whether the hour is pinned."""
     h, m, s = _single(hour), _single(minute), _single(second)
+    pinned = not hour.is_wildcard and not _step_only(hour)
     if h is not None and m is not None and s is not None:
-        text = f"at {h:02d}:{m:02d}" + (f":{s:02d}" if s else "")
-        return text, True
-    pieces: list[str] = []
-    if s is None:
-        step = _step_only(second)
-        if second.is_wildcard:
-            pieces.append("every second")
-        elif step:
-            pieces.append(f"every {step} seconds")
-        else:
-            pieces.append(f"at second {_field_phrase(second, 'second')}")
-    elif s or m is not None:
-        pieces.append(f"at second {s}")
-    if m is not None:
-        pieces.append(f"{'of' if pieces else 'at'} minute {m}")
-    elif minute.is_wildcard:
-        if not pieces:
-            pieces.append("every minute")
-    elif _step_only(minute) and not pieces:
-        pieces.append(f"every {_step_only(minute)} minutes")
-    else:
-        joiner = "of" if pieces else "at"
-        pieces.append(f"{joiner} minute {_field_phrase(minute, 'minute')}")
-    if hour.is_wildcard:
-        if m is not None and len(pieces) == 1:
-            pieces.append("of every hour")
-        return " ".join(pieces), False
-    if _step_only(hour):
-        pieces.append(f"during every {_ordinal(_step_only(hour))} hour")
-        return " ".join(pieces), False
-    hours = _field_phrase(hour, "hour")
-    pieces.append(f"during hour {hours}" if h is not None else f"during hours {hours}")
-    return " ".join(pieces), True
+        return f"at {h:02d}:{m:02d}" + (f":{s:02d}" if s else ""), True
+    seconds = None if s == 0 else _unit_phrase(second, "second")
+    minutes = _unit_phrase(minute, "minute")
+    hours = _unit_phrase(hour, "hour")
+    if seconds and seconds.startswith("every") and minute.is_wildcard and hour.is_wildcard:
+        return seconds, False
+    if seconds is None and minutes.startswith("every") and hour.is_wildcard:
+        return minutes, False
+    if hour.is_wildcard and seconds:
+        hours = None  # "second 5 of every minute" says it all
+    pieces = [p for p in (seconds, minutes, hours) if p]
+    text = " of ".join(pieces)
+    return (text if text.startswith("every") else f"at {text}"), pinned
 
 
 def _day_phrase(day: BaseField, weekday: BaseField, day_or: bool) -> str:
@@ -136,7 +133,8 @@ def _day_phrase(day: BaseField, weekday: BaseField, day_or: bool) -> str:
         items = []
         if plain:
             phrase = _join([_expr_phrase("day", "day", e) for e in plain])
-            items.append(f"day {phrase} of the month")
+            several = len(plain) > 1 or _single(day) is None
+            items.append(f"{'days' if several else 'day'} {phrase} of the month")
         items.extend(_expr_phrase("day", "day", e) for e in named)
         parts.append("on " + _join(items))
     if not weekday.is_wildcard:
