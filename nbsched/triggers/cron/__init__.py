@@ -266,10 +266,13 @@ class CronTrigger(BaseTrigger):
             start = max(now, self.start_date)
         else:
             start = now
-        start = start.astimezone(_UTC)
-        if start.microsecond:
-            start = start.replace(microsecond=0) + _ONE_SECOND
-        local = start.astimezone(tz)
+        try:
+            start = start.astimezone(_UTC)
+            if start.microsecond:
+                start = start.replace(microsecond=0) + _ONE_SECOND
+            local = start.astimezone(tz)
+        except OverflowError:
+            return None  # past year 9999: nothing can follow
         wall = (local.year, local.month, local.day, local.hour, local.minute, local.second)
         if local.fold and local.utcoffset() != local.replace(fold=0).utcoffset():
             # We are in the second pass of a repeated hour; its wall times already
