@@ -148,18 +148,27 @@ class CronTrigger(BaseTrigger):
 
     # --- compilation -------------------------------------------------------------
     def _compile(self) -> None:
-        """Precompute the sorted value tuples the search bisects (not part of the state)."""
+        """Precompute the lookup tables the search uses (derived, not part of the state).
+
+        For every unit, ``table[v]`` is the smallest allowed value >= ``v`` or -1; the
+        tables have one extra slot past the maximum so that "previous value + 1" can be
+        looked up without a range check and simply reports "carry".
+        """
         by_name = {field.name: field for field in self.fields}
-        self._set("_years", by_name["year"].values)
-        self._set("_months", by_name["month"].values)
-        self._set("_hours", by_name["hour"].values)
-        self._set("_minutes", by_name["minute"].values)
-        self._set("_seconds", by_name["second"].values)
+        years = by_name["year"].values
+        self._set("_years", years)
+        self._set("_year_set", frozenset(years))
+        self._set("_next_month", _next_table(by_name["month"].values, 13))
+        self._set("_next_hour", _next_table(by_name["hour"].values, 24))
+        self._set("_next_minute", _next_table(by_name["minute"].values, 60))
+        self._set("_next_second", _next_table(by_name["second"].values, 60))
         day, week, weekday = by_name["day"], by_name["week"], by_name["day_of_week"]
         self._set("_day_field", day)
         self._set("_weeks", None if week.is_wildcard else frozenset(week.values))
         self._set("_weekdays", None if weekday.is_wildcard else frozenset(weekday.values))
-        self._set("_day_cache", {})
+        self._set("_day_tables", {})
+        self._set("_clean_days", {})
+        self._set("_fixed_offset", _is_fixed_offset(self.timezone))
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         state = dict(state)
@@ -169,11 +178,6 @@ class CronTrigger(BaseTrigger):
 
     def _days(self, year: int, month: int) -> tuple[int, ...]:
         """Sorted days of ``year-month`` that satisfy day, week and day_of_week."""
-        cache = self._day_cache
-        key = year * 13 + month
-        days = cache.get(key)
-        if days is not None:
-            return days
         first_weekday, length = monthrange(year, month)
         field = self._day_field
         dom = {d for d in field.values if d <= length}
@@ -191,73 +195,152 @@ class CronTrigger(BaseTrigger):
             dom = {d for d in dom if (first_weekday + d - 1) % 7 in weekdays}
         if weeks is not None:
             dom = {d for d in dom if date(year, month, d).isocalendar()[1] in weeks}
-        days = tuple(sorted(dom))
-        if len(cache) >= _DAY_CACHE_LIMIT:
-            cache.clear()
-        cache[key] = days
-        return days
+        return tuple(sorted(dom))
+
+    def _day_table(self, year: int, month: int) -> list[int]:
+        """Next-allowed-day table for one month, cached (bounded) per (year, month)."""
+        tables = self._day_tables
+        table = _next_table(self._days(year, month), 32)
+        if len(tables) >= _DAY_CACHE_LIMIT:
+            tables.clear()
+        tables[year * 13 + month] = table
+        return table
+
+    def _is_clean_day(self, y: int, mo: int, d: int) -> bool:
+        """True when the zone's UTC offset is the same all through this local day.
+
+        On such a day every wall time exists exactly once, so the DST checks can be
+        skipped. (Checked at the day's two midnights: tzdata has no zone that changes
+        its offset twice within one local day and back.)
+        """
+        if self._fixed_offset:
+            return True
+        key = (y * 13 + mo) * 32 + d
+        clean = self._clean_days.get(key)
+        if clean is None:
+            tz = self.timezone
+            start = datetime(y, mo, d, tzinfo=tz)
+            try:
+                end = datetime.combine(start.date() + timedelta(days=1), start.timetz())
+            except OverflowError:
+                end = start
+            offset = tz.utcoffset(start)
+            clean = (
+                offset
+                == tz.utcoffset(start.replace(fold=1))
+                == tz.utcoffset(end)
+                == tz.utcoffset(end.replace(fold=1))
+            )
+            if len(self._clean_days) >= _DAY_CACHE_LIMIT:
+                self._clean_days.clear()
+            self._clean_days[key] = clean
+        return clean
 
     def _next_wall(
         self, y: int, mo: int, d: int, h: int, mi: int, s: int
     ) -> tuple[int, int, int, int, int, int] | None:
         """The first matching wall-clock time at or after the given one (which may overflow).
 
-        Out-of-range inputs such as ``s == 60`` or ``d == 32`` are fine: the bisect for
-        that unit finds nothing and the search carries into the next larger unit.
+        Inputs one past a unit's maximum (``s == 60``, ``d == 32``, ...) are fine: the
+        table says "none left" and the search carries into the next larger unit.
         """
-        years, months = self._years, self._months
-        hours, minutes, seconds = self._hours, self._minutes, self._seconds
-        n_years, n_months = len(years), len(months)
-        n_hours, n_minutes, n_seconds = len(hours), len(minutes), len(seconds)
+        years, year_set = self._years, self._year_set
+        next_month, day_tables = self._next_month, self._day_tables
+        next_hour, next_minute, next_second = self._next_hour, self._next_minute, self._next_second
         while True:
-            i = bisect_left(years, y)
-            if i == n_years:
-                return None
-            if years[i] != y:
+            if y not in year_set:
+                i = bisect_left(years, y)
+                if i == len(years):
+                    return None
                 y, mo, d, h, mi, s = years[i], 1, 1, 0, 0, 0
-            i = bisect_left(months, mo)
-            if i == n_months:
+            value = next_month[mo]
+            if value < 0:
                 y, mo, d, h, mi, s = y + 1, 1, 1, 0, 0, 0
                 continue
-            if months[i] != mo:
-                mo, d, h, mi, s = months[i], 1, 0, 0, 0
-            days = self._days(y, mo)
-            i = bisect_left(days, d)
-            if i == len(days):
+            if value != mo:
+                mo, d, h, mi, s = value, 1, 0, 0, 0
+            table = day_tables.get(y * 13 + mo) or self._day_table(y, mo)
+            value = table[d]
+            if value < 0:
+                d, h, mi, s = 1, 0, 0, 0
                 if mo == 12:
                     y, mo = y + 1, 1
                 else:
                     mo += 1
-                d, h, mi, s = 1, 0, 0, 0
                 continue
-            if days[i] != d:
-                d, h, mi, s = days[i], 0, 0, 0
-            i = bisect_left(hours, h)
-            if i == n_hours:
+            if value != d:
+                d, h, mi, s = value, 0, 0, 0
+            value = next_hour[h]
+            if value < 0:
                 d, h, mi, s = d + 1, 0, 0, 0
                 continue
-            if hours[i] != h:
-                h, mi, s = hours[i], 0, 0
-            i = bisect_left(minutes, mi)
-            if i == n_minutes:
+            if value != h:
+                h, mi, s = value, 0, 0
+            value = next_minute[mi]
+            if value < 0:
                 h, mi, s = h + 1, 0, 0
                 continue
-            if minutes[i] != mi:
-                mi, s = minutes[i], 0
-            i = bisect_left(seconds, s)
-            if i == n_seconds:
+            if value != mi:
+                mi, s = value, 0
+            value = next_second[s]
+            if value < 0:
                 mi, s = mi + 1, 0
                 continue
-            return y, mo, d, h, mi, seconds[i]
+            return y, mo, d, h, mi, value
 
     # --- the contract ------------------------------------------------------------
     def get_next_fire_time(
         self, previous_fire_time: datetime | None, now: datetime
     ) -> datetime | None:
         tz = self.timezone
+        prev = previous_fire_time
+        if (
+            prev is not None
+            and prev.tzinfo is tz
+            and not prev.microsecond
+            and not prev.fold
+            and (now is prev or (now.tzinfo is tz and not now.fold and now >= prev))
+            and self._is_clean_day(prev.year, prev.month, prev.day)
+        ):
+            # Fast path for the common call: a whole-second previous fire time in our
+            # zone on a day without an offset change, and a clock at or after it. The
+            # search then starts one wall-clock second later (the search carries any
+            # overflow), with no datetime arithmetic at all.
+            wall = (prev.year, prev.month, prev.day, prev.hour, prev.minute, prev.second + 1)
+        else:
+            wall = self._start_wall(prev, now)
+            if wall is None:
+                return None
+
+        while True:
+            found = self._next_wall(*wall)
+            if found is None:
+                return None
+            y, mo, d, h, mi, s = found
+            fire_time = datetime(y, mo, d, h, mi, s, tzinfo=tz)
+            if self._is_clean_day(y, mo, d) or tz.utcoffset(fire_time) >= tz.utcoffset(
+                fire_time.replace(fold=1)
+            ):
+                break  # exists (once, or this is the first of its two occurrences)
+            # A wall time inside a DST gap does not exist: skip past the gap.
+            wall = self._wall_after(fire_time, lambda dt: not _is_missing(dt))
+
+        end_date = self.end_date
+        if end_date is not None and fire_time > end_date:
+            return None
+        if self.jitter:
+            fire_time = self._apply_jitter(fire_time, self.jitter, now)
+            if end_date is not None and fire_time > end_date:
+                return end_date
+        return fire_time
+
+    def _start_wall(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> tuple[int, int, int, int, int, int] | None:
+        """The wall-clock time the search starts from (APScheduler's rules), or None."""
         if previous_fire_time is not None:
-            # APScheduler's rule: continue right after the previous fire time, unless
-            # the clock says we are before it (then from now).
+            # Continue right after the previous fire time, unless the clock says we
+            # are before it (then from now).
             after_previous = previous_fire_time.astimezone(_UTC) + _ONE_MICROSECOND
             start = now if now < after_previous else after_previous
             if start == previous_fire_time:
@@ -270,32 +353,14 @@ class CronTrigger(BaseTrigger):
             start = start.astimezone(_UTC)
             if start.microsecond:
                 start = start.replace(microsecond=0) + _ONE_SECOND
-            local = start.astimezone(tz)
+            local = start.astimezone(self.timezone)
         except OverflowError:
             return None  # past year 9999: nothing can follow
-        wall = (local.year, local.month, local.day, local.hour, local.minute, local.second)
         if local.fold and local.utcoffset() != local.replace(fold=0).utcoffset():
             # We are in the second pass of a repeated hour; its wall times already
             # fired during the first pass, so resume where the repetition ends.
-            wall = self._wall_after(local, lambda dt: not _is_ambiguous(dt))
-
-        while True:
-            found = self._next_wall(*wall)
-            if found is None:
-                return None
-            fire_time = datetime(*found, tzinfo=tz)
-            if fire_time.utcoffset() >= fire_time.replace(fold=1).utcoffset():
-                break  # exists (once, or this is the first of its two occurrences)
-            # A wall time inside a DST gap does not exist: skip past the gap.
-            wall = self._wall_after(fire_time, lambda dt: not _is_missing(dt))
-
-        end_date = self.end_date
-        if end_date is not None and fire_time > end_date:
-            return None
-        fire_time = self._apply_jitter(fire_time, self.jitter, now)
-        if end_date is not None and fire_time > end_date:
-            return end_date
-        return fire_time
+            return self._wall_after(local, lambda dt: not _is_ambiguous(dt))
+        return (local.year, local.month, local.day, local.hour, local.minute, local.second)
 
     @staticmethod
     def _wall_after(moment: datetime, done: Any) -> tuple[int, int, int, int, int, int]:
@@ -337,6 +402,22 @@ class CronTrigger(BaseTrigger):
         if self.jitter:
             options.append(f"jitter={self.jitter}")
         return f"<{type(self).__name__} ({', '.join(options)}, timezone='{self.timezone}')>"
+
+
+def _next_table(values: tuple[int, ...], maximum: int) -> list[int]:
+    """``table[v]`` = smallest of ``values`` >= v, or -1; valid for v in 0..maximum."""
+    table = [-1] * (maximum + 1)
+    following = -1
+    for v in range(maximum, -1, -1):
+        if v in values:
+            following = v
+        table[v] = following
+    return table
+
+
+def _is_fixed_offset(tz: tzinfo) -> bool:
+    """True for zones that never change offset (UTC, ``timezone(timedelta(...))``)."""
+    return isinstance(tz, timezone)
 
 
 def _is_ambiguous(dt: datetime) -> bool:
