@@ -22,8 +22,22 @@ PROGRAMS_DIR = Path(__file__).parent / "programs"
 PROGRAMS = sorted(p for p in PROGRAMS_DIR.glob("p*.py"))
 TIMEOUT = 90
 
+_NO_ENGINE = "nbsched engine module missing (ModuleNotFoundError: {}); see KNOWN_FAILURES.md"
+
 # program stem -> cause (keep in step with KNOWN_FAILURES.md)
-KNOWN_FAILURES: dict[str, str] = {}
+KNOWN_FAILURES: dict[str, str] = {
+    "p01_triggers": _NO_ENGINE.format("nbsched.triggers.calendarinterval/date/interval"),
+    "p02_job_api": _NO_ENGINE.format("nbsched.schedulers.background"),
+    "p03_blocking": _NO_ENGINE.format("nbsched.schedulers.base/blocking"),
+    "p04_configure": _NO_ENGINE.format("nbsched.executors.debug"),
+    "p05_listeners": _NO_ENGINE.format("nbsched.executors.debug"),
+    "p06_misfire_coalesce": _NO_ENGINE.format("nbsched.executors.debug"),
+    "p07_executors": _NO_ENGINE.format("nbsched.executors.asyncio"),
+    "p08_export_import": _NO_ENGINE.format("nbsched.jobstores.base"),
+    "p09_errors": _NO_ENGINE.format("nbsched.jobstores.base"),
+    "p10_asyncio_scheduler": _NO_ENGINE.format("nbsched.schedulers.asyncio"),
+    "p11_jobstores": _NO_ENGINE.format("nbsched.jobstores.base"),
+}
 
 _IMPORT_LINE = re.compile(r"^(\s*(?:from|import)\s+)apscheduler\b", re.MULTILINE)
 
@@ -96,3 +110,31 @@ def test_program_matches_apscheduler(path: Path, tmp_path: Path) -> None:
         f"stdout differs from APScheduler's\n--- nbsched stderr ---\n{ours.stderr[-3000:]}"
     )
     assert ours.returncode == reference.returncode, ours.stderr[-3000:]
+
+
+def _show_differences(names: list[str]) -> None:
+    """Print a unified diff per program (APScheduler vs nbsched) for writing KNOWN_FAILURES.md."""
+    import difflib
+    import tempfile
+
+    for path in PROGRAMS:
+        if names and path.stem not in names:
+            continue
+        reference = run_program(path)
+        with tempfile.TemporaryDirectory() as directory:
+            migrated = Path(directory) / path.name
+            migrated.write_text(to_nbsched(path.read_text()))
+            ours = run_program(migrated)
+        same = ours.stdout == reference.stdout and ours.returncode == reference.returncode
+        print(f"=== {path.stem}: {'same' if same else 'DIFFERENT'} "
+              f"(exit {reference.returncode} / {ours.returncode})")
+        if not same:
+            sys.stdout.writelines(difflib.unified_diff(
+                reference.stdout.splitlines(keepends=True), ours.stdout.splitlines(keepends=True),
+                "apscheduler", "nbsched"))
+            print("--- nbsched stderr (tail) ---")
+            print(ours.stderr[-1500:])
+
+
+if __name__ == "__main__":
+    _show_differences(sys.argv[1:])
