@@ -472,3 +472,19 @@ def test_dst_days_against_brute_force(zone, day, minute):
         instant += timedelta(minutes=1)
     actual = [t for t in trigger.preview(len(expected) + 1, start) if t.day == day.day]
     assert walls(actual) == walls(expected)
+
+
+def test_carry_across_spring_forward_does_not_skip_a_day():
+    """APScheduler 3.11 skips 2026-03-09 here: its day carry overshoots by the gap."""
+    start = datetime(2026, 3, 8, 1, 59, 59, tzinfo=NEW_YORK)
+    ours = CronTrigger(hour=0, minute=0, timezone=NEW_YORK)
+    assert ours.get_next_fire_time(None, start).isoformat() == "2026-03-09T00:00:00-04:00"
+    theirs = aps_cron.CronTrigger(hour=0, minute=0, timezone=NEW_YORK)
+    assert theirs.get_next_fire_time(None, start).isoformat() == "2026-03-10T00:00:00-04:00"
+    # The same overshoot in Lord Howe's 30-minute gap loses a whole match (2027-11-01).
+    kwargs = {"month": "7-12", "day": 1, "day_of_week": 0, "hour": 0}
+    start = datetime(2025, 12, 1, tzinfo=LORD_HOWE)
+    previous = CronTrigger(timezone=LORD_HOWE, **kwargs).get_next_fire_time(start, start)
+    assert previous.isoformat() == "2027-11-01T00:00:00+11:00"
+    aps = aps_cron.CronTrigger(timezone=LORD_HOWE, **kwargs).get_next_fire_time(start, start)
+    assert aps.isoformat() == "2029-10-01T00:00:00+10:30"

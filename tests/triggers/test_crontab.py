@@ -134,6 +134,15 @@ def test_crontab_trigger_pickles_with_its_or_rule():
     assert trigger != CronTrigger(day="13", day_of_week="fri", hour=0, minute=0, timezone="UTC")
 
 
+def test_or_rule_looks_at_the_first_character_only():
+    """Vixie: "1,*/2" does not start with "*", so with "0-6" it is OR: every day.
+
+    (croniter 7 sees the "*" inside the list and ANDs instead.)
+    """
+    times = _run("0 0 1,*/2 * 0-6", datetime(2024, 1, 1, 1, tzinfo=UTC), 3)
+    assert [t.day for t in times] == [2, 3, 4]
+
+
 def test_degenerate_range_is_one_value():
     """croniter 7 reads "45-45" as every minute; cron (and we) read it as minute 45."""
     times = _run("45-45 * * * *", datetime(2024, 1, 1, tzinfo=UTC), 2)
@@ -177,6 +186,11 @@ NO_DST_ZONES = [UTC, ZoneInfo("Asia/Kolkata"), ZoneInfo("Asia/Tokyo")]
 
 
 def _croniter_times(expr: str, start: datetime, n: int) -> list[datetime]:
+    day, weekday = expr.split()[2::2]
+    if any("*" in f and not f.startswith("*") for f in (day, weekday)):
+        # croniter decides "unrestricted" by a "*" anywhere in the other day field
+        # ("1,*/2"); Vixie cron (and we) by the first character. Not comparable.
+        raise croniter_mod.CroniterBadDateError("not comparable")
     it = croniter_mod.croniter(expr, start, implement_cron_bug=True)
     return [it.get_next(datetime) for _ in range(n)]
 
