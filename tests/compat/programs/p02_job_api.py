@@ -34,6 +34,11 @@ scheduler.add_job(greet, "date", run_date=datetime(2040, 2, 1, tzinfo=UTC), args
                   id="once")
 scheduler.add_job("math:factorial", IntervalTrigger(minutes=5, start_date=EARLIER), args=(5,),
                   id="textref")
+scheduler.add_job(greet, "calendarinterval", weeks=1, hour=9, start_date="2040-01-03",
+                  timezone="Europe/London",
+                  args=["fay"], id="weekly")
+# (The "and"/"or" aliases are left out: APScheduler passes timezone= to the combining triggers,
+# which reject it, so add_job(func, "or", triggers=[...]) cannot work there.)
 show(scheduler, "pending:")
 pending = scheduler.get_job("daily")
 print("pending job attributes:", pending.id, pending.name, pending.args, pending.kwargs,
