@@ -37,6 +37,7 @@ KNOWN_FAILURES: dict[str, str] = {
     "p09_errors": _NO_ENGINE.format("nbsched.jobstores.base"),
     "p10_asyncio_scheduler": _NO_ENGINE.format("nbsched.schedulers.asyncio"),
     "p11_jobstores": _NO_ENGINE.format("nbsched.jobstores.base"),
+    "p12_running_scheduler": _NO_ENGINE.format("nbsched.schedulers.background"),
 }
 
 _IMPORT_LINE = re.compile(r"^(\s*(?:from|import)\s+)apscheduler\b", re.MULTILINE)
