@@ -64,7 +64,7 @@ def scheduler() -> RecordingScheduler:
     return RecordingScheduler()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def recording_scheduler() -> type[RecordingScheduler]:
     """The class itself, for tests that need to pass an event loop."""
     return RecordingScheduler

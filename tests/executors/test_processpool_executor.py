@@ -1,0 +1,301 @@
+"""ProcessPoolExecutor with real worker processes: by-value functions, crashes, transfer."""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import pytest
+
+from nbsched.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED
+from nbsched.executors.callpayload import (
+    RemoteJobError,
+    ResultNotTransferableError,
+    WorkerCrashedError,
+)
+from nbsched.executors.pool import ProcessPoolExecutor, default_mp_context
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def power(base, exponent=2):
+    return base**exponent
+
+
+def worker_pid():
+    return os.getpid()
+
+
+def crash_hard(code):
+    os._exit(code)
+
+
+def kill_self():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def return_lock():
+    return threading.Lock()
+
+
+class NeedsTwoArgs(Exception):
+    """Pickles but fails to unpickle (its __init__ needs two arguments)."""
+
+    def __init__(self, a, b):
+        super().__init__(f"{a}/{b}")
+
+
+def raise_unloadable():
+    raise NeedsTwoArgs("left", "right")
+
+
+def raise_value_error():
+    raise ValueError("plain error")
+
+
+@pytest.fixture(scope="module")
+def shared_pool(recording_scheduler):
+    """One pool for the module: starting workers is the slow part."""
+    scheduler = recording_scheduler()
+    executor = ProcessPoolExecutor(max_workers=2)
+    executor.start(scheduler, "processes")
+    yield executor, scheduler
+    executor.shutdown(wait=True)
+
+
+@pytest.fixture
+def pool(shared_pool):
+    executor, scheduler = shared_pool
+    with scheduler._cond:
+        scheduler.events.clear()
+    return executor, scheduler
+
+
+def test_importable_function_runs_in_another_process(pool, make_job, now):
+    executor, scheduler = pool
+    executor.submit_job(make_job("pid", worker_pid), [now])
+    executor.submit_job(make_job("pow", power, 3, kwargs={"exponent": 3}), [now])
+    scheduler.wait_for_events(2)
+    [pid_event] = scheduler.by_job("pid")
+    assert pid_event.code == EVENT_JOB_EXECUTED
+    assert pid_event.retval != os.getpid()
+    assert scheduler.by_job("pow")[0].retval == 27
+    assert pid_event.start_time <= pid_event.end_time
+
+
+def test_lambda_closure_and_partial_are_sent_by_value(pool, make_job, now):
+    executor, scheduler = pool
+    offset = 100
+
+    def closure(x):
+        return x + offset
+
+    executor.submit_job(make_job("lambda", lambda: "from lambda"), [now])
+    executor.submit_job(make_job("closure", closure, 5), [now])
+    executor.submit_job(make_job("partial", functools.partial(power, 2, 10)), [now])
+    executor.submit_job(
+        make_job("partial-lambda", functools.partial(lambda a, b: a * b, 6), 7), [now]
+    )
+    scheduler.wait_for_events(4)
+    results = {e.job_id: (e.code, e.retval) for e in scheduler.events}
+    assert results == {
+        "lambda": (EVENT_JOB_EXECUTED, "from lambda"),
+        "closure": (EVENT_JOB_EXECUTED, 105),
+        "partial": (EVENT_JOB_EXECUTED, 1024),
+        "partial-lambda": (EVENT_JOB_EXECUTED, 42),
+    }
+
+
+def test_picklable_exception_comes_back_as_itself(pool, make_job, now):
+    executor, scheduler = pool
+    executor.submit_job(make_job("err", raise_value_error), [now])
+    [event] = scheduler.wait_for_events(1)
+    assert event.code == EVENT_JOB_ERROR
+    assert type(event.exception) is ValueError
+    assert str(event.exception) == "plain error"
+    assert "in raise_value_error" in event.traceback
+
+
+def test_unloadable_exception_becomes_a_clear_stand_in(pool, make_job, now):
+    executor, scheduler = pool
+    executor.submit_job(make_job("weird", raise_unloadable), [now])
+    [event] = scheduler.wait_for_events(1)
+    assert event.code == EVENT_JOB_ERROR
+    assert isinstance(event.exception, RemoteJobError)
+    assert event.exception.type_name.endswith("NeedsTwoArgs")
+    assert event.exception.message == "left/right"
+    assert "in raise_unloadable" in event.exception.traceback_text
+    assert "NeedsTwoArgs: left/right" in str(event.exception)
+
+
+def test_unpicklable_return_value_is_a_clear_error(pool, make_job, now):
+    executor, scheduler = pool
+    executor.submit_job(make_job("lock", return_lock), [now])
+    [event] = scheduler.wait_for_events(1)
+    assert event.code == EVENT_JOB_ERROR
+    assert isinstance(event.exception, ResultNotTransferableError)
+    assert "'lock' returned a _thread.lock that cannot be sent back" in str(event.exception)
+    assert event.retval is None
+
+
+def test_unpicklable_argument_is_reported_not_raised(pool, make_job, now):
+    executor, scheduler = pool
+    executor.submit_job(make_job("arg", power, threading.Lock()), [now])
+    [event] = scheduler.wait_for_events(1)
+    assert event.code == EVENT_JOB_ERROR
+    assert "job 'arg' cannot be sent to a worker process" in str(event.exception)
+    assert executor._instances == {}
+
+
+def test_misfire_is_checked_in_the_worker(pool, make_job, now):
+    from datetime import timedelta
+
+    executor, scheduler = pool
+    late = now - timedelta(minutes=10)
+    executor.submit_job(make_job("late", power, 2, misfire_grace_time=5), [late, now])
+    events = scheduler.wait_for_events(2)
+    assert [e.code for e in events] == [EVENT_JOB_MISSED, EVENT_JOB_EXECUTED]
+
+
+@pytest.mark.parametrize("crasher", [functools.partial(crash_hard, 3), kill_self])
+def test_dead_worker_is_an_error_event_and_the_pool_recovers(pool, make_job, now, crasher):
+    executor, scheduler = pool
+    broken = executor._pool
+    executor.submit_job(make_job("crash", crasher), [now, now])
+    events = scheduler.wait_for_events(2)
+    assert [e.code for e in events] == [EVENT_JOB_ERROR, EVENT_JOB_ERROR]
+    error = events[0].exception
+    assert isinstance(error, WorkerCrashedError)
+    assert "'crash'" in str(error) and "terminated abruptly" in str(error)
+    assert "the pool has been replaced" in str(error)
+    if crasher is kill_self:
+        assert f"killed by signal {int(signal.SIGKILL)}" in str(error)
+    else:
+        assert "exited with code 3" in str(error)
+    assert executor._pool is not broken
+    assert executor._instances == {}
+    # The next job runs normally in the replacement pool.
+    executor.submit_job(make_job("after", power, 4), [now])
+    assert scheduler.wait_for_events(3)[-1].retval == 16
+
+
+def test_default_start_method_is_forkserver_or_spawn():
+    assert default_mp_context().get_start_method() in {"forkserver", "spawn"}
+    executor = ProcessPoolExecutor(1)
+    assert executor.pool_kwargs["mp_context"].get_start_method() in {"forkserver", "spawn"}
+    executor.shutdown()
+
+
+def test_start_method_can_be_overridden_by_name(scheduler, make_job, now):
+    executor = ProcessPoolExecutor(1, pool_kwargs={"mp_context": "spawn"})
+    assert executor.pool_kwargs["mp_context"].get_start_method() == "spawn"
+    executor.start(scheduler, "spawned")
+    executor.submit_job(make_job("pow", power, 5), [now])
+    assert scheduler.wait_for_events(1)[0].retval == 25
+    executor.shutdown()
+
+
+def test_unknown_start_method_is_named():
+    with pytest.raises(ValueError, match=r"pool_kwargs\['mp_context'\]: unknown start method 'x'"):
+        ProcessPoolExecutor(1, pool_kwargs={"mp_context": "x"})
+
+
+MAIN_SCRIPT = textwrap.dedent(
+    """
+    import os
+    import threading
+    from datetime import datetime, timezone
+
+    from nbsched.executors.pool import ProcessPoolExecutor
+
+
+    class Recorder:
+        def __init__(self):
+            self.events = []
+            self.cond = threading.Condition()
+
+        def _create_lock(self):
+            return threading.RLock()
+
+        def _dispatch_event(self, event):
+            with self.cond:
+                self.events.append(event)
+                self.cond.notify_all()
+
+
+    class Job:
+        def __init__(self, id, func, *args):
+            self.id, self.func, self.args, self.kwargs = id, func, args, {}
+            self.misfire_grace_time, self.max_instances = None, 1
+            self._jobstore_alias = "default"
+
+
+    SUFFIX = "!"
+
+
+    def shout(word):
+        return word.upper() + SUFFIX
+
+
+    class Point:
+        def __init__(self, x):
+            self.x = x
+
+
+    def make_point(x):
+        return Point(x)
+
+
+    def die():
+        os._exit(7)
+
+
+    if __name__ == "__main__":
+        recorder = Recorder()
+        executor = ProcessPoolExecutor(max_workers=1)
+        executor.start(recorder, "processes")
+        now = datetime.now(timezone.utc)
+        for job in (Job("shout", shout, "hi"), Job("point", make_point, 3),
+                    Job("die", die), Job("again", shout, "ok")):
+            executor.submit_job(job, [now])
+            with recorder.cond:
+                assert recorder.cond.wait_for(lambda: len(recorder.events) >= 1, 30)
+                event = recorder.events.pop()
+            value = event.retval.x if event.job_id == "point" else event.retval
+            kind = type(event.exception).__name__ if event.exception else "-"
+            print(event.job_id, event.code, value, kind, isinstance(event.retval, Point))
+        executor.shutdown()
+    """
+)
+
+
+@pytest.mark.parametrize("how", ["file", "command"])
+def test_function_defined_in_main(tmp_path, how):
+    """``__main__`` functions run in workers, from a script file or, like a notebook's
+    ``__main__``, from a module with no file behind it (``python -c``)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    if how == "file":
+        script = tmp_path / "user_script.py"
+        script.write_text(MAIN_SCRIPT)
+        command, stdin = [sys.executable, str(script)], None
+    else:
+        command, stdin = [sys.executable, "-c", MAIN_SCRIPT], None
+    result = subprocess.run(
+        command, input=stdin, capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [line.split() for line in result.stdout.splitlines()]
+    executed, error = str(EVENT_JOB_EXECUTED), str(EVENT_JOB_ERROR)
+    assert lines == [
+        ["shout", executed, "HI!", "-", "False"],
+        # A class defined in __main__ comes back as the parent's own class.
+        ["point", executed, "3", "-", "True"],
+        ["die", error, "None", "WorkerCrashedError", "False"],
+        ["again", executed, "OK!", "-", "False"],
+    ]
