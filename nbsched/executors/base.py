@@ -152,7 +152,7 @@ def run_job(
             logger.warning('Run time of job "%s" was missed by %s', job, late)
             continue
 
-        logger.debug('Running job "%s" (scheduled at %s)', job, run_time)
+        logger.info('Running job "%s" (scheduled at %s)', job, run_time)
         try:
             retval = func(*args, **kwargs)
         except (Exception, SystemExit) as exc:
@@ -186,7 +186,7 @@ def run_job(
                     end_time=datetime.now(_UTC),
                 )
             )
-            logger.debug('Job "%s" executed successfully', job)
+            logger.info('Job "%s" executed successfully', job)
     return events
 
 
@@ -208,7 +208,7 @@ async def run_coroutine_job(
             logger.warning('Run time of job "%s" was missed by %s', job, late)
             continue
 
-        logger.debug('Running job "%s" (scheduled at %s)', job, run_time)
+        logger.info('Running job "%s" (scheduled at %s)', job, run_time)
         try:
             retval = await job.func(*job.args, **job.kwargs)
         except (Exception, SystemExit) as exc:
@@ -241,7 +241,7 @@ async def run_coroutine_job(
                     end_time=datetime.now(_UTC),
                 )
             )
-            logger.debug('Job "%s" executed successfully', job)
+            logger.info('Job "%s" executed successfully', job)
     return events
 
 
