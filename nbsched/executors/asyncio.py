@@ -75,10 +75,14 @@ class AsyncIOExecutor(BaseExecutor):
             coro = self._in_default_executor(loop, job, alias, list(run_times), logger_name)
 
         future: _AnyFuture
-        if self._on_loop_thread(loop):
-            future = loop.create_task(coro)
-        else:
-            future = asyncio.run_coroutine_threadsafe(coro, loop)
+        try:
+            if self._on_loop_thread(loop):
+                future = loop.create_task(coro)
+            else:
+                future = asyncio.run_coroutine_threadsafe(coro, loop)
+        except BaseException:
+            coro.close()  # never scheduled (closed loop): avoid "never awaited" noise
+            raise
 
         def done(finished: _AnyFuture) -> None:
             with self._pending_lock:

@@ -220,3 +220,13 @@ def test_coroutine_detection():
     assert not is_coroutine_callable(SyncCallable())
     assert not is_coroutine_callable(len)
     assert not is_coroutine_callable(lambda: None)
+
+
+def test_closed_loop_refuses_submission_and_frees_instance(make_job, now, recording_scheduler):
+    loop = asyncio.new_event_loop()
+    loop.close()
+    executor = AsyncIOExecutor()
+    executor.start(recording_scheduler(eventloop=loop), "asyncio")
+    with pytest.raises(RuntimeError):
+        executor.submit_job(make_job("x", add, 1, 2), [now])
+    assert executor._instances == {}
