@@ -1,0 +1,196 @@
+"""The job store contract shared by every backend.
+
+A store keeps jobs ordered by their next run time and answers the scheduler's questions
+cheaply: what is due now, when is the next wake-up, and what jobs exist. The API is the one of
+APScheduler 3.11 (so third-party code written against it keeps working) with three additions:
+
+* ``get_due_jobs(now, limit=None)`` so the scheduler can fetch due jobs in batches;
+* a *quarantine* for persistent stores: a record that cannot be decoded is set aside with the
+  reason instead of being deleted or crashing the scheduler, and can be retried or removed;
+* run-history hooks, so a persistent store can keep the run log next to the jobs.
+
+Ordering rules every backend follows (and the shared test suite checks): due jobs and
+``get_all_jobs()`` come in ascending next run time, ties in the order the jobs were added
+(updating a job keeps its place among equals), paused jobs (``next_run_time is None``) last.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
+    from nbsched.history import RunRecord
+    from nbsched.job import Job
+
+__all__ = [
+    "BaseJobStore",
+    "ConflictingIdError",
+    "JobLookupError",
+    "QuarantinedJob",
+    "TransientJobError",
+]
+
+
+class JobLookupError(KeyError):
+    """The store has no job with the given id (raised by update, remove and friends)."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"No job by the id of {job_id} was found")
+        self.job_id = job_id
+
+
+class ConflictingIdError(KeyError):
+    """A job with the same id is already in the store; ids are unique per store."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"Job identifier ({job_id}) conflicts with an existing job")
+        self.job_id = job_id
+
+
+class TransientJobError(ValueError):
+    """The job cannot be written to a persistent store because its callable cannot be saved."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(
+            f"Job ({job_id}) cannot be added to this job store because a reference to the "
+            "callable could not be determined."
+        )
+        self.job_id = job_id
+
+
+@dataclass(frozen=True)
+class QuarantinedJob:
+    """A stored record that could not be turned back into a job.
+
+    ``next_run_time`` is the raw value the store holds (epoch seconds, or None when paused):
+    the record could not be decoded, so there is no trigger or time zone to interpret it with.
+    """
+
+    id: str
+    reason: str
+    next_run_time: float | None = None
+    quarantined_at: float | None = None
+
+    @property
+    def next_run_time_utc(self) -> datetime | None:
+        """The raw next run time as an aware UTC datetime, for display."""
+        if self.next_run_time is None:
+            return None
+        from datetime import timezone
+
+        return datetime.fromtimestamp(self.next_run_time, timezone.utc)
+
+
+class BaseJobStore(ABC):
+    """Abstract base of every job store; see the module docstring for the ordering rules."""
+
+    _scheduler: Any = None
+    _alias: str | None = None
+    _logger: logging.Logger = logging.getLogger("nbsched.jobstores")
+
+    def start(self, scheduler: Any, alias: str) -> None:
+        """Bind the store to ``scheduler`` under ``alias``.
+
+        Called when the scheduler starts, or when the store is added to a running scheduler.
+        Persistent stores create their tables/connections here or in ``__init__``.
+        """
+        self._scheduler = scheduler
+        self._alias = alias
+        self._logger = logging.getLogger(f"nbsched.jobstores.{alias}")
+
+    def shutdown(self) -> None:
+        """Release connections and other resources; the default has nothing to free."""
+        return None
+
+    # --- the APScheduler 3.11 API -------------------------------------------------------
+
+    @abstractmethod
+    def lookup_job(self, job_id: str) -> Job | None:
+        """The job with ``job_id``, or None if the store has none."""
+
+    @abstractmethod
+    def get_due_jobs(self, now: datetime, limit: int | None = None) -> list[Job]:
+        """Jobs whose next run time is at or before ``now``, earliest first, at most ``limit``.
+
+        Ties keep insertion order. Records that fail to decode are quarantined, not returned.
+        """
+
+    @abstractmethod
+    def get_next_run_time(self) -> datetime | None:
+        """The earliest next run time of any scheduled job (None if all are paused or none)."""
+
+    @abstractmethod
+    def get_all_jobs(self) -> list[Job]:
+        """Every job: scheduled ones by next run time (ties in insertion order), then paused."""
+
+    @abstractmethod
+    def add_job(self, job: Job) -> None:
+        """Store a new job; raises :class:`ConflictingIdError` if the id is taken."""
+
+    @abstractmethod
+    def update_job(self, job: Job) -> None:
+        """Replace the stored job with the same id; raises :class:`JobLookupError` if absent."""
+
+    @abstractmethod
+    def remove_job(self, job_id: str) -> None:
+        """Delete the job; raises :class:`JobLookupError` if absent."""
+
+    @abstractmethod
+    def remove_all_jobs(self) -> None:
+        """Delete every job (quarantined records too)."""
+
+    # --- restoring stored jobs ------------------------------------------------------------
+
+    def _restore_job(self, state: dict[str, Any]) -> Job:
+        """Rebuild a Job from ``Job.__getstate__()`` output and bind it to this store.
+
+        Imported lazily: the Job module imports the scheduler machinery, and stores are
+        importable (and testable) on their own.
+        """
+        from nbsched.job import Job
+
+        job = Job.__new__(Job)
+        job.__setstate__(state)
+        job._scheduler = self._scheduler
+        job._jobstore_alias = self._alias
+        return job
+
+    # --- quarantine (persistent stores override) ----------------------------------------------
+
+    def get_quarantined_jobs(self) -> list[QuarantinedJob]:
+        """Records set aside because they could not be decoded; a live store has none."""
+        return []
+
+    def retry_quarantined(self, job_id: str) -> Job:
+        """Try to decode a quarantined record again; on success it is a normal job again.
+
+        Raises :class:`JobLookupError` if no such quarantined record exists, or the decoding
+        error if it still fails (the record then stays quarantined with the new reason).
+        """
+        raise JobLookupError(job_id)
+
+    def remove_quarantined(self, job_id: str) -> None:
+        """Delete a quarantined record for good; :class:`JobLookupError` if there is none."""
+        raise JobLookupError(job_id)
+
+    # --- run history (persistent stores override) -----------------------------------------------
+
+    def record_run(self, record: RunRecord) -> None:
+        """Keep one run record. The default keeps nothing (see :meth:`get_run_history`)."""
+        return None
+
+    def get_run_history(
+        self, job_id: str | None = None, limit: int = 100
+    ) -> list[RunRecord] | None:
+        """Recorded runs, newest first; None means "this store keeps no history".
+
+        The scheduler then answers from its own in-memory log.
+        """
+        return None
+
+    def __repr__(self) -> str:
+        return f"<{self.__class__.__name__}>"
