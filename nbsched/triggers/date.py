@@ -1,0 +1,93 @@
+"""The date trigger: fire once, at one moment.
+
+Drop-in for ``apscheduler.triggers.date.DateTrigger``. The only behavioural difference
+(see docs/triggers.md) is that a naive ``run_date`` falling into a DST gap is moved to
+the real instant it denotes, so listings never show a wall time that does not exist,
+and that the trigger still fires when asked after an *earlier* previous fire time,
+which keeps it alive inside an ``OrTrigger``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, tzinfo
+
+from nbsched.timezones import (
+    as_timezone,
+    datetime_repr,
+    local_timezone,
+    normalize,
+    timezone_name,
+    to_datetime,
+)
+from nbsched.triggers.base import BaseTrigger
+
+__all__ = ["DateTrigger"]
+
+
+class DateTrigger(BaseTrigger):
+    """Fire once at ``run_date`` (default: the moment of construction).
+
+    ``run_date`` may be an aware or naive datetime, a date (midnight) or an ISO string
+    (``"2026-12-01 09:00:00"``, optionally with ``Z`` or ``+HH:MM``). Naive values are
+    read in ``timezone`` (a tzinfo or IANA name; default the machine's local zone); an
+    aware value keeps its own zone.
+    """
+
+    _state_version = 1
+    _state_fields = ("run_date",)
+
+    def __init__(
+        self,
+        run_date: datetime | date | str | None = None,
+        timezone: tzinfo | str | None = None,
+    ) -> None:
+        tz = as_timezone(timezone) or local_timezone()
+        if run_date is None:
+            value = datetime.now(tz)
+        else:
+            value = to_datetime(run_date, tz, "run_date")
+            assert value is not None
+            value = real_wall_time(value)
+        self._set("run_date", value)
+
+    @property
+    def timezone(self) -> tzinfo:
+        """The zone of ``run_date`` (used by ``preview`` and ``describe``)."""
+        return self.run_date.tzinfo
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        # APScheduler fires only when there is no previous fire time. Also firing when
+        # the previous one is earlier than run_date changes nothing for a lone date
+        # trigger (its only previous fire time is run_date itself) but keeps it from
+        # being dropped by an OrTrigger whose other member fired first.
+        if previous_fire_time is None or previous_fire_time < self.run_date:
+            return self.run_date
+        return None
+
+    def describe(self) -> str:
+        return (
+            f"once at {self.run_date:%Y-%m-%d %H:%M:%S} ({timezone_name(self.run_date.tzinfo)})"
+        )
+
+    def __str__(self) -> str:
+        return f"date[{datetime_repr(self.run_date)}]"
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} (run_date='{datetime_repr(self.run_date)}')>"
+
+
+def real_wall_time(value: datetime) -> datetime:
+    """``value`` itself, or, for a wall time inside a DST gap, the instant it denotes.
+
+    Such a time (02:30 on a spring-forward night) has no reading on any real clock; its
+    POSIX timestamp still names one instant (as APScheduler computes it), and showing
+    that instant's real wall time (03:30) keeps listings honest. Shared by the triggers
+    that accept user dates.
+    """
+    if value.tzinfo is None or value.utcoffset() == value.replace(fold=1 - value.fold).utcoffset():
+        return value
+    if value.replace(fold=0).utcoffset() < value.replace(fold=1).utcoffset():
+        return normalize(value)
+    return value

@@ -1,0 +1,217 @@
+"""The interval trigger: fire every fixed amount of elapsed time.
+
+Drop-in for ``apscheduler.triggers.interval.IntervalTrigger``: same arguments, same
+defaults, same fire times. The schedule is a grid ``start_date + k * interval`` measured
+in elapsed (UTC) time, so "every 24 hours" moves by an hour on the wall clock across a
+DST change -- use the calendar-interval or cron trigger for wall-clock schedules.
+
+All arithmetic is done on integer microseconds rather than float timestamps, which
+makes the grid exact and lets ``fire_times_through`` count a backlog in O(1).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone, tzinfo
+from numbers import Real
+from typing import Any
+
+from nbsched.timezones import as_timezone, datetime_repr, local_timezone, to_datetime
+from nbsched.triggers.base import BaseTrigger
+from nbsched.triggers.date import real_wall_time
+
+__all__ = ["IntervalTrigger"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MICROSECOND = timedelta(microseconds=1)
+_UNIT_SECONDS = (("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
+
+
+def _micros(value: datetime) -> int:
+    """Microseconds since the epoch of an aware datetime (exact, unlike ``timestamp()``)."""
+    return (value - _EPOCH) // _MICROSECOND
+
+
+def check_jitter(jitter: Any) -> None:
+    """Reject anything but ``None`` or a non-negative number of seconds."""
+    if jitter is not None and (
+        isinstance(jitter, bool) or not isinstance(jitter, Real) or jitter < 0
+    ):
+        raise ValueError(f"jitter: {jitter!r}: must be a non-negative number of seconds")
+
+
+class IntervalTrigger(BaseTrigger):
+    """Fire every ``weeks + days + hours + minutes + seconds`` of elapsed time.
+
+    The first fire time is ``start_date`` (default: construction time + interval); later
+    ones follow on the grid ``start_date + k * interval``. When the scheduler asks
+    without a previous fire time (a new or resumed job), the answer is the first grid
+    point at or after ``now``. ``end_date`` (inclusive) ends the schedule. All units
+    zero means one second (APScheduler's rule); a negative unit is an error.
+    ``timezone`` defaults to the zone of ``start_date``, then ``end_date``, then the
+    machine's local zone; it is the zone of the returned datetimes. ``jitter`` delays
+    each run by a random 0..``jitter`` seconds without shifting the grid.
+    """
+
+    _state_version = 1
+    _state_fields = ("timezone", "start_date", "end_date", "interval", "jitter")
+
+    def __init__(
+        self,
+        weeks: float = 0,
+        days: float = 0,
+        hours: float = 0,
+        minutes: float = 0,
+        seconds: float = 0,
+        start_date: datetime | date | str | None = None,
+        end_date: datetime | date | str | None = None,
+        timezone: tzinfo | str | None = None,
+        jitter: float | None = None,
+    ) -> None:
+        units = {"weeks": weeks, "days": days, "hours": hours, "minutes": minutes}
+        units["seconds"] = seconds
+        for name, value in units.items():
+            if isinstance(value, bool) or not isinstance(value, Real):
+                raise TypeError(f"{name}: {value!r}: expected a number")
+            if value < 0:
+                raise ValueError(f"{name}: {value!r}: interval must be positive")
+        interval = timedelta(**units)
+        if interval < _MICROSECOND:
+            if any(units.values()):
+                raise ValueError(
+                    f"interval: {interval!r}: interval must be at least one microsecond"
+                )
+            interval = timedelta(seconds=1)  # APScheduler: all zero means every second
+        check_jitter(jitter)
+
+        if timezone:
+            tz = as_timezone(timezone)
+        elif isinstance(start_date, datetime) and start_date.tzinfo:
+            tz = as_timezone(start_date.tzinfo)
+        elif isinstance(end_date, datetime) and end_date.tzinfo:
+            tz = as_timezone(end_date.tzinfo)
+        else:
+            tz = local_timezone()
+        if start_date is None:
+            start = datetime.now(tz) + interval
+        else:
+            start = real_wall_time(to_datetime(start_date, tz, "start_date"))
+        end = to_datetime(end_date, tz, "end_date")
+        if end is not None:
+            end = real_wall_time(end)
+
+        self._set("timezone", tz)
+        self._set("start_date", start)
+        self._set("end_date", end)
+        self._set("interval", interval)
+        self._set("jitter", jitter)
+        self._derive()
+
+    def _derive(self) -> None:
+        """Cache the integer forms the arithmetic uses (derived, not pickled)."""
+        self._set("interval_length", self.interval.total_seconds())
+        self._set("_step", self.interval // _MICROSECOND)
+        self._set("_start", _micros(self.start_date))
+        self._set("_end", None if self.end_date is None else _micros(self.end_date))
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self._derive()
+
+    def _at(self, micros: int) -> datetime:
+        return (_EPOCH + timedelta(microseconds=micros)).astimezone(self.timezone)
+
+    # --- the contract ------------------------------------------------------------
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        step, start = self._step, self._start
+        if previous_fire_time is not None:
+            previous = _micros(previous_fire_time)
+            if self.jitter:
+                # The previous run was delayed by jitter: continue on the grid instead of
+                # from the delayed time, so the delays never add up.
+                next_time = start + ((previous - start) // step + 1) * step
+            else:
+                next_time = previous + step
+        else:
+            # The first grid point at or after now (start itself while now is before it).
+            behind = max(0, _micros(now) - start)
+            next_time = start + -(-behind // step) * step
+        if self._end is not None and next_time > self._end:
+            return None
+        fire_time = self._at(next_time)
+        if self.jitter:
+            fire_time = self._apply_jitter(fire_time, self.jitter, now)
+            if self.end_date is not None and fire_time > self.end_date:
+                fire_time = self.end_date.astimezone(self.timezone)
+        return fire_time
+
+    def fire_times_through(
+        self, first: datetime, now: datetime, keep: int
+    ) -> tuple[list[datetime], int]:
+        """The backlog from ``first`` to ``now`` in O(``keep``), however long it is.
+
+        Same answer as the generic walk: ``first``, ``first + interval``, ... up to
+        ``now`` and ``end_date``, whichever comes first (``first`` itself always counts).
+        """
+        if keep < 1:
+            raise ValueError(f"keep: {keep!r}: must be at least 1")
+        origin, limit = _micros(first), _micros(now)
+        if origin > limit:
+            return [], 0
+        if self._end is not None and self._end < limit:
+            limit = max(self._end, origin)
+        step = self._step
+        total = (limit - origin) // step + 1
+        first_kept = max(0, total - keep)
+        latest = [self._at(origin + k * step) for k in range(first_kept, total)]
+        return latest, total
+
+    # --- display -----------------------------------------------------------------
+    def describe(self) -> str:
+        text = f"every {describe_duration(self.interval)}"
+        if self.end_date is not None:
+            text += f" until {self.end_date:%Y-%m-%d %H:%M:%S}"
+        if self.jitter:
+            text += f", delayed by up to {self.jitter} s"
+        return text
+
+    def __str__(self) -> str:
+        return f"interval[{self.interval!s}]"
+
+    def __repr__(self) -> str:
+        options = [
+            f"interval={self.interval!r}",
+            f"start_date={datetime_repr(self.start_date)!r}",
+        ]
+        if self.end_date:
+            options.append(f"end_date={datetime_repr(self.end_date)!r}")
+        if self.jitter:
+            options.append(f"jitter={self.jitter}")
+        return f"<{type(self).__name__} ({', '.join(options)}, timezone='{self.timezone}')>"
+
+
+def _count(n: int, unit: str) -> str:
+    return f"{n} {unit}" + ("" if n == 1 else "s")
+
+
+def describe_duration(interval: timedelta) -> str:
+    """'10 minutes', '90 minutes', '2 hours and 30 minutes', '1.5 seconds', 'day'.
+
+    The largest unit that divides the interval exactly is used when the count stays
+    readable (under 100); otherwise the interval is spelled out unit by unit.
+    """
+    if interval.microseconds:
+        return f"{interval.total_seconds():g} seconds"
+    total = int(interval.total_seconds())
+    for unit, size in _UNIT_SECONDS:
+        if total % size == 0 and total // size < 100:
+            return unit if total == size else _count(total // size, unit)
+    parts = []
+    for unit, size in _UNIT_SECONDS:
+        if total >= size:
+            parts.append(_count(total // size, unit))
+            total %= size
+    if len(parts) == 1:
+        return parts[0]
+    return f"{', '.join(parts[:-1])} and {parts[-1]}"
