@@ -1,0 +1,226 @@
+"""The per-user secret that signs job records, and the HMAC over them.
+
+Job records hold pickles, and unpickling runs code. Anyone who can write to a job store (a
+shared database, a Redis instance without a password, a copied SQLite file) could otherwise
+make the scheduler run anything. Every record is therefore signed with HMAC-SHA256 under a key
+only the user holds, and nothing is unpickled unless the tag verifies.
+
+Where the key comes from, in order:
+
+1. ``NBSCHED_SECRET_KEY`` — any string, hashed with SHA-256 to 32 bytes. Use it when several
+   machines or users must read one store (give them all the same secret).
+2. A key file ``secret.key`` in :func:`nbsched.store_url.data_dir` — 32 random bytes written as
+   hex on first use with mode 0600. Creation is atomic and race-safe between processes: the key
+   is written to a private temporary file which is then hard-linked into place, and linking
+   fails if another process got there first, in which case its key is used. A key file that
+   other users can read or write is refused, because a leaked key lets them forge records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+import stat
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from nbsched.store_url import DATA_DIR_ENV, data_dir
+
+__all__ = [
+    "KEY_FILE_NAME",
+    "SECRET_KEY_ENV",
+    "TAG_SIZE",
+    "SigningKeyError",
+    "get_key",
+    "key_file_path",
+    "sign",
+    "verify",
+]
+
+SECRET_KEY_ENV = "NBSCHED_SECRET_KEY"
+KEY_FILE_NAME = "secret.key"
+TAG_SIZE = 32
+_KEY_SIZE = 32
+
+_logger = logging.getLogger("nbsched.signing")
+_RECHECK_SECONDS = 1.0
+_Identity = tuple[int, int, int, int]
+_cache: dict[str | None, tuple[Path, _Identity, bytes, float]] = {}
+_cache_lock = threading.Lock()
+
+
+class SigningKeyError(RuntimeError):
+    """The signing key cannot be obtained safely (unsafe permissions, corrupt, unwritable)."""
+
+
+def key_file_path(create_dir: bool = False) -> Path:
+    """Return where the per-user key file lives (whether or not it exists yet)."""
+    return data_dir(create=create_dir) / KEY_FILE_NAME
+
+
+def get_key() -> bytes:
+    """Return the 32-byte signing key, creating the per-user key file on first use.
+
+    :raises SigningKeyError: if the key file is readable or writable by others, is not owned by
+        the current user, is corrupt, or cannot be created
+    """
+    secret = os.environ.get(SECRET_KEY_ENV)
+    if secret:
+        return hashlib.sha256(secret.encode("utf-8")).digest()
+
+    # Keyed by the data-dir override so tests (and tools) that switch directories get the
+    # right key; the file is re-checked at most once a second to notice it being replaced.
+    cache_key = os.environ.get(DATA_DIR_ENV)
+    now = time.monotonic()
+    with _cache_lock:
+        entry = _cache.get(cache_key)
+        if entry is not None:
+            path, identity, key, checked = entry
+            if now - checked < _RECHECK_SECONDS or _identity(path) == identity:
+                _cache[cache_key] = (path, identity, key, now)
+                return key
+        path = key_file_path(create_dir=True)
+        identity, key = _load_or_create(path)
+        _cache[cache_key] = (path, identity, key, now)
+        return key
+
+
+def sign(body: bytes) -> bytes:
+    """Return the HMAC-SHA256 tag of ``body`` under the current key."""
+    if not isinstance(body, (bytes, bytearray, memoryview)):
+        raise TypeError(f"body must be bytes, not {type(body).__name__}")
+    return hmac.new(get_key(), body, hashlib.sha256).digest()
+
+
+def verify(body: bytes, tag: bytes) -> bool:
+    """Tell whether ``tag`` is the HMAC of ``body`` under the current key (constant-time)."""
+    if not isinstance(tag, (bytes, bytearray, memoryview)):
+        raise TypeError(f"tag must be bytes, not {type(tag).__name__}")
+    return hmac.compare_digest(sign(body), bytes(tag))
+
+
+def _identity(path: Path) -> _Identity | None:
+    """What identifies one version of the key file, so a replaced or removed file is noticed."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+class _IncompleteKeyFile(Exception):
+    """The key file is shorter than a key and young: a writer may still be filling it."""
+
+
+def _load_or_create(path: Path) -> tuple[_Identity, bytes]:
+    deadline = time.monotonic() + 2.0
+    while True:
+        try:
+            return _read_key_file(path)
+        except FileNotFoundError:
+            if _create_key_file(path):
+                _logger.info("Created a new nbsched signing key at %s", path)
+            # Won or lost the race, the file now exists: read it back like everyone else.
+        except _IncompleteKeyFile:
+            if time.monotonic() > deadline:
+                raise SigningKeyError(
+                    f"the nbsched key file {path} stays incomplete; remove it to generate a "
+                    f"new key or set {SECRET_KEY_ENV}"
+                ) from None
+            time.sleep(0.01)
+
+
+def _read_key_file(path: Path) -> tuple[_Identity, bytes]:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    try:
+        st = os.fstat(fd)
+        _check_permissions(path, st)
+        raw = b""
+        while chunk := os.read(fd, 4096):
+            raw += chunk
+    finally:
+        os.close(fd)
+    text = raw.decode("ascii", errors="replace").strip()
+    if len(text) < 2 * _KEY_SIZE and time.time() - st.st_mtime < 2.0:
+        raise _IncompleteKeyFile
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(key) != _KEY_SIZE:
+        raise SigningKeyError(
+            f"the nbsched key file {path} is corrupt (expected {2 * _KEY_SIZE} hex digits); "
+            f"remove it to generate a new key (records signed with the old key will then be "
+            f"refused) or set {SECRET_KEY_ENV}"
+        )
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns), key
+
+
+def _check_permissions(path: Path, st: os.stat_result) -> None:
+    if os.name != "posix":
+        return  # NTFS ACLs: the per-user profile directory is already private
+    mode = stat.S_IMODE(st.st_mode)
+    if mode & 0o077:
+        raise SigningKeyError(
+            f"refusing to use the nbsched key file {path}: its mode is {mode:04o}, so other "
+            f"users can read or change it and forge job records; run `chmod 600 {path}` "
+            f"(and consider replacing the key)"
+        )
+    if st.st_uid != os.geteuid():
+        raise SigningKeyError(
+            f"refusing to use the nbsched key file {path}: it is owned by uid {st.st_uid}, "
+            f"not by the current user (uid {os.geteuid()})"
+        )
+
+
+def _create_key_file(path: Path) -> bool:
+    """Atomically create the key file; return False if another process created it first."""
+    content = (secrets.token_bytes(_KEY_SIZE).hex() + "\n").encode("ascii")
+    try:
+        # mkstemp opens with O_CREAT | O_EXCL and mode 0600.
+        fd, tmp_name = tempfile.mkstemp(prefix=".secret-", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise SigningKeyError(
+            f"cannot create the nbsched key file in {path.parent}: {exc}"
+        ) from exc
+    try:
+        with os.fdopen(fd, "wb") as tmp:
+            tmp.write(content)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        try:
+            os.link(tmp_name, path)
+            return True
+        except FileExistsError:
+            return False
+        except OSError:
+            return _create_exclusive(path, content)
+    finally:
+        try:
+            os.unlink(tmp_name)
+        except OSError:
+            pass
+
+
+def _create_exclusive(path: Path, content: bytes) -> bool:
+    """Fallback for file systems without hard links: O_CREAT | O_EXCL straight on the target.
+
+    A reader may briefly see a short file; it waits for the writer rather than calling the file
+    corrupt (see :class:`_IncompleteKeyFile`).
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        raise SigningKeyError(f"cannot create the nbsched key file {path}: {exc}") from exc
+    with os.fdopen(fd, "wb") as out:
+        out.write(content)
+        out.flush()
+        os.fsync(out.fileno())
+    return True
