@@ -67,9 +67,6 @@ _BODY_OFFSET = _PREFIX_SIZE + TAG_SIZE
 _HEADER_LEN = struct.Struct(">I")
 _PICKLE_PROTOCOL = pickle.HIGHEST_PROTOCOL
 
-#: State entries pickled in their own parts (so a failure names what could not be restored).
-_CALL_KEYS = ("args", "kwargs")
-
 
 class RecordError(Exception):
     """A stored job record cannot be turned back into job state."""
@@ -89,9 +86,9 @@ class RestoreError(RecordError):
 def callable_name(func: Any) -> str:
     """Return the best display name for ``func`` (the default job name).
 
-    Same rules as APScheduler 3: ``Class.method`` for bound methods, the qualified name of
-    functions, classes and builtins, and the class name of other callables (so a
-    ``functools.partial`` is named ``partial``).
+    ``Class.method`` for bound methods, the qualified name of functions, classes and builtins,
+    ``partial(name)`` for a ``functools.partial`` (APScheduler 3 says just ``partial``), and
+    the class name of other callables.
 
     :raises TypeError: if ``func`` is not callable
     """
@@ -101,6 +98,8 @@ def callable_name(func: Any) -> str:
         return f"{cls.__qualname__}.{func.__name__}"
     if inspect.isclass(func) or inspect.isfunction(func) or inspect.isbuiltin(func):
         return func.__qualname__
+    if isinstance(func, partial):
+        return f"partial({callable_name(func.func)})"
     if callable(func):
         return type(func).__qualname__
     raise TypeError(f"func must be callable, got {func!r} ({type(func).__name__})")
@@ -233,8 +232,6 @@ def _source_text(func: Any) -> str | None:
 
 def _display_name(func: Any) -> str:
     try:
-        if isinstance(func, partial):
-            return f"partial({_display_name(func.func)})"
         return callable_name(func)
     except TypeError:
         return repr(func)
@@ -266,12 +263,9 @@ def encode_job_state(state: dict[str, Any]) -> bytes:
     if func_part is not None:
         parts.append(("func", func_part))
 
-    call = {key: state[key] for key in _CALL_KEYS if key in state}
-    parts.append(("call", _dumps(call, job_id, "arguments")))
-    if "trigger" in state:
-        parts.append(("trigger", _dumps(state["trigger"], job_id, "trigger")))
-    fields = {k: v for k, v in state.items() if k not in ("func", "trigger", *_CALL_KEYS)}
-    parts.append(("fields", _dumps(fields, job_id, "options")))
+    # One pickle for everything but the callable: pickling is most of the cost of a record.
+    rest = {key: value for key, value in state.items() if key != "func"}
+    parts.append(("state", _dumps(rest, job_id, "arguments, trigger or options")))
 
     next_run_time = state.get("next_run_time")
     header = {
@@ -307,13 +301,7 @@ def decode_job_state(payload: bytes, *, resolve: bool = True) -> dict[str, Any]:
     """
     header, parts = _open_record(payload, verified=True)
     job_id = header.get("id")
-    state: dict[str, Any] = {}
-    state.update(_loads(parts.get("fields"), job_id, "options"))
-    call = _loads(parts.get("call"), job_id, "arguments")
-    state.update(call)
-    if "trigger" in parts:
-        state["trigger"] = _loads(parts["trigger"], job_id, "trigger")
-
+    state: dict[str, Any] = _loads(parts.get("state"), job_id, "arguments, trigger or options")
     func_header = header.get("func") or {}
     if func_header.get("kind") == "value":
         state["func"] = _loads(parts.get("func"), job_id, "function")
