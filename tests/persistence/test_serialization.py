@@ -1,0 +1,595 @@
+"""Callable references and the signed job record: round trips, source text, refusal of tampering."""
+
+from __future__ import annotations
+
+import functools
+import json
+import linecache
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+import threading
+import types
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nbsched import serialization
+from nbsched.serialization import (
+    MAGIC,
+    RECORD_VERSION,
+    RecordError,
+    RestoreError,
+    SignatureError,
+    callable_name,
+    decode_job_state,
+    describe_record,
+    encode_job_state,
+    is_by_reference,
+    obj_to_ref,
+    ref_to_obj,
+)
+from nbsched.triggers.interval import IntervalTrigger
+
+MODULE = __name__
+NEXT = datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+
+
+# --- callables used by the tests ---------------------------------------------------------------
+
+
+def add(x: int, y: int = 10) -> int:
+    return x + y
+
+
+class Greeter:
+    def __init__(self, greeting: str) -> None:
+        self.greeting = greeting
+
+    def greet(self, name: str) -> str:
+        return f"{self.greeting}, {name}"
+
+    @classmethod
+    def make(cls, greeting: str) -> str:
+        return f"made {greeting}"
+
+    @staticmethod
+    def shout(text: str) -> str:
+        return text.upper()
+
+    class Inner:
+        @staticmethod
+        def deep() -> str:
+            return "deep"
+
+
+class CallableThing:
+    def __call__(self, x: int) -> int:
+        return x * 7
+
+
+def make_closure(offset: int) -> Any:
+    def shifted(x: int) -> int:
+        return x + offset
+
+    return shifted
+
+
+class Evil:
+    """Unpickling this creates a directory: proof of whether a payload was unpickled."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (os.mkdir, (str(self.marker),))
+
+
+def state_for(func: Any, *, args: tuple = (1,), kwargs: dict | None = None, **extra: Any) -> dict:
+    state = {
+        "version": 1,
+        "id": "job-1",
+        "func": func,
+        "trigger": IntervalTrigger(minutes=5, start_date=NEXT, timezone="UTC"),
+        "executor": "default",
+        "args": args,
+        "kwargs": kwargs or {},
+        "name": "my job",
+        "misfire_grace_time": 30.0,
+        "coalesce": True,
+        "max_instances": 2,
+        "next_run_time": NEXT,
+    }
+    state.update(extra)
+    return state
+
+
+def call(state: dict) -> Any:
+    func = state["func"]
+    if isinstance(func, str):
+        func = ref_to_obj(func)
+    return func(*state["args"], **state["kwargs"])
+
+
+def run_python(code: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True, text=True, env=env or os.environ.copy(), cwd=cwd, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+# --- references -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("obj", "ref"),
+    [
+        (add, f"{MODULE}:add"),
+        (Greeter, f"{MODULE}:Greeter"),
+        (Greeter.make, f"{MODULE}:Greeter.make"),
+        (Greeter.shout, f"{MODULE}:Greeter.shout"),
+        (Greeter.Inner.deep, f"{MODULE}:Greeter.Inner.deep"),
+        (len, "builtins:len"),
+        (os.path.join, f"{os.path.join.__module__}:join"),
+        (dict.fromkeys, "builtins:dict.fromkeys"),
+        (json.dumps, "json:dumps"),
+    ],
+)
+def test_obj_to_ref_round_trips(obj: Any, ref: str) -> None:
+    assert obj_to_ref(obj) == ref
+    assert ref_to_obj(ref) == obj
+    assert is_by_reference(obj)
+
+
+@pytest.mark.parametrize(
+    ("obj", "message"),
+    [
+        (lambda: None, "lambda"),
+        (make_closure(1), "nested function"),
+        (functools.partial(add, 1), "partial"),
+        (Greeter("hi").greet, "bound to an instance of Greeter"),
+        ([].append, "bound to an instance of list"),
+        (CallableThing(), "instance of CallableThing"),
+    ],
+)
+def test_obj_to_ref_refuses_what_cannot_be_imported(obj: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        obj_to_ref(obj)
+    assert not is_by_reference(obj)
+
+
+def test_obj_to_ref_refuses_a_name_that_leads_elsewhere() -> None:
+    def impostor() -> None: ...
+
+    impostor.__qualname__ = "add"  # claims to be this module's add()
+    with pytest.raises(ValueError, match="names a different object"):
+        obj_to_ref(impostor)
+
+
+def test_obj_to_ref_rejects_non_callables() -> None:
+    with pytest.raises(TypeError, match="must be callable"):
+        obj_to_ref(42)
+
+
+@pytest.mark.parametrize(
+    ("ref", "error", "message"),
+    [
+        (42, TypeError, "References must be strings"),
+        ("no_colon", ValueError, "Invalid reference"),
+        (":add", ValueError, "Invalid reference"),
+        ("json:", ValueError, "Invalid reference"),
+        ("nbsched_no_such_module:f", LookupError, "could not import module"),
+        ("json:no_such_function", LookupError, "has no no_such_function"),
+    ],
+)
+def test_ref_to_obj_errors(ref: Any, error: type[Exception], message: str) -> None:
+    with pytest.raises(error, match=message):
+        ref_to_obj(ref)
+
+
+def test_is_by_reference_for_strings_and_main() -> None:
+    assert is_by_reference("json:dumps")
+    assert not is_by_reference("__main__:job")
+    main = types.ModuleType("__main__")
+    exec("def job():\n    return 1\n", main.__dict__)
+    assert main.job.__module__ == "__main__"
+    assert not is_by_reference(main.job)
+
+
+def test_callable_name() -> None:
+    assert callable_name(add) == "add"
+    assert callable_name(Greeter("x").greet) == "Greeter.greet"
+    assert callable_name(Greeter.make) == "Greeter.make"
+    assert callable_name(Greeter.Inner.deep) == "Greeter.Inner.deep"
+    assert callable_name(CallableThing()) == "CallableThing"
+    assert callable_name(functools.partial(add, 1)) == "partial(add)"
+    assert callable_name(len) == "len"
+    with pytest.raises(TypeError, match="must be callable"):
+        callable_name("not callable")
+
+
+def test_callable_name_agrees_with_apscheduler_except_partial() -> None:
+    apscheduler_util = pytest.importorskip("apscheduler.util")
+    funcs = (add, Greeter("x").greet, Greeter.make, Greeter, CallableThing(), len, make_closure(1))
+    for func in funcs:
+        assert callable_name(func) == apscheduler_util.get_callable_name(func)
+
+
+# --- round trips ---------------------------------------------------------------------------------
+
+
+def test_module_function_is_stored_by_reference() -> None:
+    for func in (add, f"{MODULE}:add"):
+        payload = encode_job_state(state_for(func, args=(5,)))
+        state = decode_job_state(payload)
+        assert state["func"] == f"{MODULE}:add"
+        assert call(state) == 15
+        info = describe_record(payload)
+        assert info["func_ref"] == f"{MODULE}:add"
+        assert info["by_value"] is False
+        assert info["source"] is None
+        assert b"def add" not in payload
+
+
+def test_every_state_entry_survives() -> None:
+    original = state_for(add, args=(1, [2, 3]), kwargs={"y": {"deep": (4,)}}, extra_field="kept")
+    state = decode_job_state(encode_job_state(original))
+    assert set(state) == set(original)
+    for key, value in original.items():
+        if key != "func":
+            assert state[key] == value, key
+    assert state["next_run_time"].tzinfo is not None
+    assert isinstance(state["args"], tuple)
+
+
+def test_lambda_by_value_with_source() -> None:
+    func = lambda x, y=10: x * y  # noqa: E731
+    payload = encode_job_state(state_for(func, args=(4,)))
+    state = decode_job_state(payload)
+    assert callable(state["func"]) and call(state) == 40
+    info = describe_record(payload)
+    assert info["by_value"] is True
+    assert "lambda x, y=10: x * y" in info["source"]
+
+
+def test_closure_by_value_keeps_captured_values() -> None:
+    payload = encode_job_state(state_for(make_closure(100), args=(1,)))
+    assert call(decode_job_state(payload)) == 101
+    assert "return x + offset" in describe_record(payload)["source"]
+
+
+def test_partial_by_value() -> None:
+    payload = encode_job_state(state_for(functools.partial(add, y=1000), args=(1,)))
+    state = decode_job_state(payload)
+    assert isinstance(state["func"], functools.partial)
+    assert call(state) == 1001
+    info = describe_record(payload)
+    assert info["func"] == "partial(add)"
+    assert "def add" in info["source"]
+
+
+def test_bound_method_keeps_its_instance() -> None:
+    payload = encode_job_state(state_for(Greeter("Ahoy").greet, args=("Ada",)))
+    assert call(decode_job_state(payload)) == "Ahoy, Ada"
+    assert "def greet" in describe_record(payload)["source"]
+
+
+def test_class_bound_method_is_by_reference() -> None:
+    state = decode_job_state(encode_job_state(state_for(Greeter.make, args=("x",))))
+    assert state["func"] == f"{MODULE}:Greeter.make"
+    assert call(state) == "made x"
+
+
+def test_callable_instance_by_value() -> None:
+    payload = encode_job_state(state_for(CallableThing(), args=(6,)))
+    assert call(decode_job_state(payload)) == 42
+    assert "class CallableThing" in describe_record(payload)["source"]
+
+
+NOTEBOOK_CELL = '''
+import math
+
+class Point:
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+def distance(p, scale=1):
+    """Defined in a notebook cell."""
+    return math.hypot(p.x, p.y) * scale
+'''
+
+
+def test_notebook_cell_function_restores_in_a_process_that_never_defined_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Code run the way IPython runs a cell: in ``__main__``, source held by linecache."""
+    filename = "<ipython-input-7-0123456789ab>"
+    linecache.cache[filename] = (
+        len(NOTEBOOK_CELL), None, NOTEBOOK_CELL.splitlines(keepends=True), filename
+    )
+    notebook_main = types.ModuleType("__main__")
+    monkeypatch.setitem(sys.modules, "__main__", notebook_main)
+    try:
+        exec(compile(NOTEBOOK_CELL, filename, "exec"), notebook_main.__dict__)
+        func = notebook_main.distance
+        assert not is_by_reference(func)
+        payload = encode_job_state(
+            state_for(func, args=(notebook_main.Point(3, 4),), kwargs={"scale": 2})
+        )
+    finally:
+        linecache.cache.pop(filename, None)
+    monkeypatch.undo()
+
+    info = describe_record(payload)
+    assert info["by_value"] and info["func"] == "distance"
+    assert '"""Defined in a notebook cell."""' in info["source"]
+
+    record = tmp_path / "record.bin"
+    record.write_bytes(payload)
+    out = run_python(
+        f"""
+        from pathlib import Path
+        from nbsched.serialization import decode_job_state
+        state = decode_job_state(Path({str(record)!r}).read_bytes())
+        print(state["func"](*state["args"], **state["kwargs"]), type(state["args"][0]).__name__)
+        """
+    )
+    assert out.split() == ["10.0", "Point"]
+
+
+def test_main_function_from_a_script_restores_here(tmp_path: Path) -> None:
+    """A script defines a job function in ``__main__``; this process decodes and runs it."""
+    script = tmp_path / "script.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import sys
+            from pathlib import Path
+            from nbsched.serialization import encode_job_state
+
+            FACTOR = 3
+
+            def scaled(x):
+                return x * FACTOR
+
+            for name, func in (("obj", scaled), ("ref", "__main__:scaled")):
+                state = {"id": name, "func": func, "args": (14,), "kwargs": {}}
+                Path(sys.argv[1], name).write_bytes(encode_job_state(state))
+            """
+        )
+    )
+    subprocess.run(
+        [sys.executable, str(script), str(tmp_path)], check=True, capture_output=True, timeout=60
+    )
+    assert not hasattr(sys.modules["__main__"], "scaled")
+    for name in ("obj", "ref"):
+        payload = (tmp_path / name).read_bytes()
+        state = decode_job_state(payload)
+        assert callable(state["func"])
+        assert call(state) == 42
+        info = describe_record(payload)
+        assert "return x * FACTOR" in info["source"]
+    assert describe_record((tmp_path / "ref").read_bytes())["func_ref"] == "__main__:scaled"
+
+
+def test_unknown_main_reference_is_refused_at_encode() -> None:
+    with pytest.raises(ValueError, match="not defined in this process"):
+        encode_job_state(state_for("__main__:nbsched_no_such_function"))
+
+
+def test_describe_record_reports_header_fields() -> None:
+    info = describe_record(encode_job_state(state_for(add)))
+    assert info["format"] == RECORD_VERSION
+    assert info["verified"] is True
+    assert info["id"] == "job-1"
+    assert info["name"] == "my job"
+    assert info["func"] == "add"
+    assert info["executor"] == "default"
+    assert info["next_run_time"] == NEXT.isoformat()
+    assert "interval" in info["trigger"]
+    assert datetime.fromisoformat(info["written_at"]).tzinfo is not None
+
+
+def test_real_job_round_trip() -> None:
+    job_module = pytest.importorskip("nbsched.job")
+    from nbsched.schedulers.background import BackgroundScheduler
+
+    scheduler = BackgroundScheduler(timezone="UTC")
+    job = job_module.Job(
+        scheduler, id="real", func=make_closure(5), args=(1,), trigger=IntervalTrigger(seconds=3),
+        executor="default", misfire_grace_time=1, coalesce=False, max_instances=1,
+        name="real job", next_run_time=NEXT,
+    )
+    restored = job_module.Job.__new__(job_module.Job)
+    restored.__setstate__(decode_job_state(encode_job_state(job.__getstate__())))
+    assert restored.id == "real" and restored.name == "real job"
+    assert restored.func(*restored.args) == 6
+    assert restored.next_run_time == NEXT
+    assert restored.trigger == job.trigger
+
+
+# --- refusal and errors -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def unpickle_spy(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls: list[int] = []
+    real = pickle.loads
+
+    def spy(data: bytes, *args: Any, **kwargs: Any) -> Any:
+        calls.append(len(data))
+        return real(data, *args, **kwargs)
+
+    monkeypatch.setattr(serialization.pickle, "loads", spy)
+    return calls
+
+
+def evil_payload(marker: Path) -> bytes:
+    return encode_job_state(state_for(add, args=(Evil(marker),)))
+
+
+def test_evil_payload_would_run_when_authentic(tmp_path: Path) -> None:
+    """Control for the tamper tests: the same payload, correctly signed, does run code."""
+    marker = tmp_path / "marker"
+    decode_job_state(evil_payload(marker))
+    assert marker.exists()
+
+
+def _flip_positions(payload: bytes) -> dict[str, int]:
+    header_len = int.from_bytes(payload[37:41], "big")
+    return {
+        "magic": 0,
+        "tag first": 5,
+        "tag last": 36,
+        "header length": 40,
+        "header": 41 + header_len // 2,
+        "pickle start": 41 + header_len,
+        "pickle middle": 41 + header_len + (len(payload) - 41 - header_len) // 2,
+        "last byte": len(payload) - 1,
+    }
+
+
+def test_every_flipped_byte_is_refused_before_unpickling(
+    tmp_path: Path, unpickle_spy: list[int]
+) -> None:
+    marker = tmp_path / "marker"
+    payload = evil_payload(marker)
+    for where, index in _flip_positions(payload).items():
+        for mask in (0x01, 0x80, 0xFF):
+            tampered = bytearray(payload)
+            tampered[index] ^= mask
+            with pytest.raises(SignatureError) as info:
+                decode_job_state(bytes(tampered))
+            assert "not unpickled" in str(info.value), where
+    assert unpickle_spy == []
+    assert not marker.exists()
+
+
+def test_flipped_version_byte_is_refused_before_unpickling(
+    tmp_path: Path, unpickle_spy: list[int]
+) -> None:
+    marker = tmp_path / "marker"
+    tampered = bytearray(evil_payload(marker))
+    tampered[4] ^= 0x01
+    with pytest.raises(RestoreError, match="format version 0 is not known"):
+        decode_job_state(bytes(tampered))
+    assert unpickle_spy == [] and not marker.exists()
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda p: p[:-1],
+        lambda p: p + b"\0",
+        lambda p: p[:20],
+        lambda p: b"",
+        lambda p: pickle.dumps({"func": "json:dumps"}),
+    ],
+    ids=["truncated", "appended", "short", "empty", "raw pickle"],
+)
+def test_mangled_payloads_are_refused(tmp_path: Path, unpickle_spy: list[int], mangle: Any) -> None:
+    marker = tmp_path / "marker"
+    with pytest.raises(SignatureError):
+        decode_job_state(mangle(evil_payload(marker)))
+    assert unpickle_spy == [] and not marker.exists()
+
+
+def test_wrong_key_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, unpickle_spy: list[int]
+) -> None:
+    marker = tmp_path / "marker"
+    monkeypatch.setenv("NBSCHED_SECRET_KEY", "the attacker's key")
+    forged = evil_payload(marker)
+    monkeypatch.setenv("NBSCHED_SECRET_KEY", "the user's key")
+    with pytest.raises(SignatureError, match="different key than the one from NBSCHED_SECRET_KEY"):
+        decode_job_state(forged)
+    with pytest.raises(SignatureError):
+        describe_record(forged)
+    info = describe_record(forged, verify=False)
+    assert info["verified"] is False and info["id"] == "job-1"
+    assert unpickle_spy == [] and not marker.exists()
+
+
+def test_signature_errors_are_record_errors() -> None:
+    assert issubclass(SignatureError, RecordError)
+    assert issubclass(RestoreError, RecordError)
+
+
+def test_future_version_is_a_restore_error() -> None:
+    payload = bytearray(encode_job_state(state_for(add)))
+    payload[len(MAGIC)] = RECORD_VERSION + 1
+    with pytest.raises(RestoreError, match="newer nbsched"):
+        decode_job_state(bytes(payload))
+
+
+def test_missing_function_module_is_a_restore_error() -> None:
+    payload = encode_job_state(state_for("nbsched_no_such_module:job"))
+    with pytest.raises(RestoreError, match="could not import module nbsched_no_such_module"):
+        decode_job_state(payload)
+    assert decode_job_state(payload, resolve=False)["func"] == "nbsched_no_such_module:job"
+
+
+def test_missing_argument_module_is_a_restore_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "nbsched_vanishing.py").write_text("class Thing:\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import nbsched_vanishing  # type: ignore[import-not-found]
+
+    payload = encode_job_state(state_for(add, args=(nbsched_vanishing.Thing(),)))
+    monkeypatch.undo()
+    del sys.modules["nbsched_vanishing"]
+    (tmp_path / "nbsched_vanishing.py").unlink()
+    with pytest.raises(RestoreError, match="module 'nbsched_vanishing' is not installed"):
+        decode_job_state(payload)
+
+
+def test_by_value_function_needing_a_missing_module(tmp_path: Path) -> None:
+    """A notebook function whose module-level import is gone on the restoring side."""
+    (tmp_path / "nbsched_helper_mod.py").write_text("def helper():\n    return 1\n")
+    script = f"""
+        import sys
+        sys.path.insert(0, {str(tmp_path)!r})
+        import nbsched_helper_mod
+        from nbsched.serialization import encode_job_state
+        def job():
+            return nbsched_helper_mod.helper()
+        sys.stdout.buffer.write(encode_job_state({{"id": "j", "func": job}}).hex().encode())
+    """
+    payload = bytes.fromhex(run_python(script))
+    with pytest.raises(RestoreError, match=r"function of job 'j'.*nbsched_helper_mod"):
+        decode_job_state(payload)
+
+
+def test_bad_inputs_are_named() -> None:
+    with pytest.raises(TypeError, match="payload must be bytes"):
+        decode_job_state("text")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="state must be a dict"):
+        encode_job_state([("func", add)])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="'func' entry"):
+        encode_job_state({"id": "x"})
+    with pytest.raises(ValueError, match="'module:qualname' reference, got 'nocolon'"):
+        encode_job_state(state_for("nocolon"))
+    with pytest.raises(TypeError, match="must be callable or a reference"):
+        encode_job_state(state_for(42))
+
+
+def test_unpicklable_argument_names_the_job() -> None:
+    with pytest.raises(ValueError, match=r"cannot serialize the arguments.*'job-1'"):
+        encode_job_state(state_for(add, args=(threading.Lock(),)))
+
+
+def test_record_is_compact_and_fast_enough() -> None:
+    """Guard against accidental bloat: a by-reference record stays small."""
+    payload = encode_job_state(state_for(add, trigger=None))
+    assert len(payload) < 1024
+    start = datetime.now()
+    for _ in range(200):
+        decode_job_state(encode_job_state(state_for(add)))
+    assert datetime.now() - start < timedelta(seconds=5)
