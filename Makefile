@@ -19,6 +19,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 test: $(STAMP)
+	bash scripts/services.sh
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
