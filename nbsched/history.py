@@ -121,16 +121,34 @@ class RunHistory:
         return self._records.maxlen  # type: ignore[return-value]
 
     def record_event(self, event: Any) -> None:
-        """Log the runs an execution/missed/max-instances event describes."""
-        raws = _raw_from_event(event)
-        with self._lock:
-            self._records.extend(raws)
+        """Log the runs an execution/missed/max-instances event describes.
+
+        Writers append without a lock (``deque.append`` is atomic); readers copy with a
+        retry instead, so the dispatch hot path pays nothing for thread safety.
+        """
+        if event.code == EVENT_JOB_EXECUTED:
+            retval = event.retval
+            self._records.append((
+                event.job_id, event.jobstore, event.scheduled_run_time, event.start_time,
+                event.end_time, "ok", "None" if retval is None else short_repr(retval), None,
+                None,
+            ))
+        else:
+            self._records.extend(_raw_from_event(event))
 
     def add(self, record: RunRecord) -> None:
         """Log one ready-made record."""
-        raw = tuple(getattr(record, name) for name in RunRecord.__dataclass_fields__)
+        self._records.append(
+            tuple(getattr(record, name) for name in RunRecord.__dataclass_fields__)
+        )
+
+    def _snapshot(self) -> list[tuple]:
         with self._lock:
-            self._records.append(raw)
+            while True:
+                try:
+                    return list(self._records)
+                except RuntimeError:  # appended to while copying: try again
+                    continue
 
     def extend(self, records: Iterable[RunRecord]) -> None:
         for record in records:
@@ -142,8 +160,7 @@ class RunHistory:
         """The most recent records, newest first, optionally for one job only."""
         if limit is not None and limit < 0:
             raise ValueError(f"limit: {limit!r}: must not be negative")
-        with self._lock:
-            raws = list(self._records)
+        raws = self._snapshot()
         result: list[RunRecord] = []
         for raw in reversed(raws):
             if job_id is not None and raw[0] != job_id:

@@ -176,6 +176,7 @@ def _new_id() -> str:
 
 
 _NOT_GIVEN: Any = object()
+_trigger_types: set[type] = set()  # classes already checked to be triggers (skips ABC checks)
 _JOB_FIELDS = (
     "id", "func", "args", "kwargs", "name", "trigger", "executor", "misfire_grace_time",
     "coalesce", "max_instances", "next_run_time",
@@ -272,11 +273,43 @@ class Job:
         else:
             Job._check_id(id)
             job.id = id
-        job._set_call(func, args, kwargs, name)
-        if not isinstance(trigger, BaseTrigger):
-            raise TypeError(
-                f"trigger: expected a trigger instance, got {type(trigger).__name__} instead"
-            )
+        if kwargs is None and (args is None or type(args) is tuple) and type(func) is not str:
+            # The common shape, inlined: a callable with positional arguments or none.
+            if args is None:
+                args = ()
+            try:
+                func_ref, func_name = _callable_info[func]
+            except (KeyError, TypeError):
+                if not callable(func):
+                    raise TypeError(
+                        f"func: {func!r}: must be a callable or a 'module:function' string"
+                    ) from None
+                func_ref, func_name = _describe_callable(func)
+            try:
+                problem = _signature_checks[(func, len(args), ())]
+            except (KeyError, TypeError):
+                check_callable_args(func, args, {})
+            else:
+                if problem is not None:
+                    check_callable_args(func, args, {})
+            job.func = func
+            job.func_ref = func_ref
+            job.args = args
+            job.kwargs = {}
+            if name is None:
+                job.name = func_name
+            elif type(name) is str and name:
+                job.name = name
+            else:
+                raise TypeError(f"name: {name!r}: must be a non-empty string")
+        else:
+            job._set_call(func, args, kwargs, name, fresh=True)
+        if type(trigger) not in _trigger_types:
+            if not isinstance(trigger, BaseTrigger):
+                raise TypeError(
+                    f"trigger: expected a trigger instance, got {type(trigger).__name__} instead"
+                )
+            _trigger_types.add(type(trigger))
         job.trigger = trigger
         if type(executor) is not str:
             raise TypeError(f"executor: {executor!r}: must be a string (an executor alias)")
@@ -288,7 +321,14 @@ class Job:
         if max_instances is not _NOT_GIVEN:
             job.max_instances = _check_max_instances(max_instances)
         if next_run_time is not _NOT_GIVEN:
-            job.next_run_time = to_datetime(next_run_time, scheduler.timezone, "next_run_time")
+            if next_run_time is None or (
+                type(next_run_time) is datetime and next_run_time.tzinfo is not None
+            ):
+                job.next_run_time = next_run_time
+            else:
+                job.next_run_time = to_datetime(
+                    next_run_time, scheduler.timezone, "next_run_time"
+                )
         return job
 
     # --- delegating API -----------------------------------------------------------------------
@@ -331,14 +371,15 @@ class Job:
         if not value:
             raise ValueError("id: '': must be a non-empty string")
 
-    def _set_call(self, func: Any, args: Any, kwargs: Any, name: Any) -> None:
+    def _set_call(
+        self, func: Any, args: Any, kwargs: Any, name: Any, fresh: bool = False
+    ) -> None:
         """Validate and set func/func_ref/args/kwargs (and the default name)."""
         if isinstance(func, str):
             func_ref = func
             func = ref_to_obj(func)
-            name_default = None
         elif callable(func):
-            func_ref = name_default = None
+            func_ref = None
         else:
             raise TypeError(f"func: {func!r}: must be a callable or a 'module:function' string")
         info_ref, func_name = _describe_callable(func)
@@ -351,13 +392,12 @@ class Job:
                 raise TypeError(f"args: {args!r}: must be a non-string iterable")
             else:
                 args = tuple(args)
-        if type(kwargs) is not dict:
-            if kwargs is None:
-                kwargs = {}
-            elif isinstance(kwargs, str) or not isinstance(kwargs, Mapping):
-                raise TypeError(f"kwargs: {kwargs!r}: must be a dict-like object")
-            else:
-                kwargs = dict(kwargs)
+        if kwargs is None:
+            kwargs = {}
+        elif isinstance(kwargs, Mapping) and not isinstance(kwargs, str):
+            kwargs = dict(kwargs)  # a copy: later changes by the caller must not leak in
+        else:
+            raise TypeError(f"kwargs: {kwargs!r}: must be a dict-like object")
         check_callable_args(func, args, kwargs)
         self.func = func
         self.func_ref = func_ref
@@ -367,8 +407,8 @@ class Job:
             if not isinstance(name, str) or not name:
                 raise TypeError(f"name: {name!r}: must be a non-empty string")
             self.name = name
-        elif not hasattr(self, "name"):
-            self.name = name_default or func_name
+        elif fresh or not hasattr(self, "name"):
+            self.name = func_name
 
     def _modify(self, **changes: Any) -> None:
         """Validate every change first, then apply them all (or none)."""

@@ -449,8 +449,8 @@ class BaseScheduler(SchedulerCore, metaclass=ABCMeta):
         before ``start()`` are kept pending and stored when the scheduler starts.
         """
         trigger = self._create_trigger(trigger, trigger_args)
-        started = self.state != STATE_STOPPED
-        if started:
+        if self.state != STATE_STOPPED:
+            # Started: fill in the defaults now instead of probing for unset options later.
             defaults = self._job_defaults
             if misfire_grace_time is undefined:
                 misfire_grace_time = defaults["misfire_grace_time"]
@@ -458,6 +458,8 @@ class BaseScheduler(SchedulerCore, metaclass=ABCMeta):
                 coalesce = defaults["coalesce"]
             if max_instances is undefined:
                 max_instances = defaults["max_instances"]
+            if next_run_time is undefined:
+                next_run_time = trigger.get_next_fire_time(None, datetime.now(self.timezone))
         job = Job._new(self, func, trigger, args, kwargs, id, name, executor,
                        misfire_grace_time, coalesce, max_instances, next_run_time)
         with self._jobstores_lock:
@@ -497,7 +499,7 @@ class BaseScheduler(SchedulerCore, metaclass=ABCMeta):
         return inner
 
     def _create_trigger(self, trigger: Any, trigger_args: dict[str, Any]) -> BaseTrigger:
-        if isinstance(trigger, BaseTrigger):
+        if type(trigger) is not str and isinstance(trigger, BaseTrigger):
             if trigger_args:
                 raise TypeError(
                     "trigger arguments ("
@@ -536,7 +538,9 @@ class BaseScheduler(SchedulerCore, metaclass=ABCMeta):
         except AttributeError:
             job.next_run_time = job.trigger.get_next_fire_time(None, datetime.now(self.timezone))
 
-        store = self._lookup_jobstore(jobstore_alias)
+        store = self._jobstores.get(jobstore_alias)
+        if store is None:
+            raise KeyError(f"No such job store: {jobstore_alias}")
         try:
             store.add_job(job)
         except ConflictingIdError:
