@@ -1,0 +1,226 @@
+"""Quick checks of the engine's own additions (the full suite lives next to this file).
+
+Covers what APScheduler does not have or does differently on purpose: bounded catch-up,
+run history, plugin lookup errors, configuration with both key prefixes, export/import,
+print_jobs output, the asyncio front end without a running loop, and concurrent API use
+while jobs fire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from nbsched.events import EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, EVENT_JOB_SUBMITTED
+from nbsched.executors.debug import DebugExecutor
+from nbsched.history import RunHistory, RunRecord
+from nbsched.job import Job
+from nbsched.plugins import load_plugin
+from nbsched.schedulers.asyncio import AsyncIOScheduler
+from nbsched.schedulers.background import BackgroundScheduler
+from nbsched.schedulers.base import STATE_PAUSED, STATE_RUNNING
+from nbsched.triggers.interval import IntervalTrigger
+
+UTC = timezone.utc
+FAR = datetime(2060, 1, 1, tzinfo=UTC)
+
+
+def noop(*args: object) -> None:
+    pass
+
+
+def double(x: int) -> int:
+    return x * 2
+
+
+@pytest.fixture
+def paused():
+    scheduler = BackgroundScheduler(timezone="UTC", executors={"default": DebugExecutor()})
+    scheduler.start(paused=True)
+    yield scheduler
+    if scheduler.running:
+        scheduler.shutdown(wait=False)
+
+
+def wait_for(listener_scheduler, code: int, count: int, action) -> list:
+    """Run ``action`` and wait until ``count`` events with ``code`` arrived."""
+    seen: list = []
+    cond = threading.Condition()
+
+    def listener(event):
+        with cond:
+            seen.append(event)
+            cond.notify_all()
+
+    listener_scheduler.add_listener(listener, code)
+    action()
+    with cond:
+        assert cond.wait_for(lambda: len(seen) >= count, 10), seen
+    listener_scheduler.remove_listener(listener)
+    return seen
+
+
+def test_plugin_lookup_lists_known_aliases():
+    assert load_plugin("nbsched.triggers", "interval") is IntervalTrigger
+    with pytest.raises(LookupError, match=r"No trigger by the name 'sometimes'.*interval"):
+        load_plugin("nbsched.triggers", "sometimes")
+
+
+def test_flat_keys_with_either_prefix_and_string_values():
+    scheduler = BackgroundScheduler({
+        "apscheduler.job_defaults.coalesce": "false",
+        "nbsched.job_defaults.max_instances": "4",
+        "apscheduler.timezone": "Europe/Paris",
+        "other.timezone": "UTC",
+    })
+    job = scheduler.add_job(noop, "date", run_date=FAR)
+    scheduler.start(paused=True)
+    try:
+        job = scheduler.get_job(job.id)
+        assert (job.coalesce, job.max_instances, job.misfire_grace_time) == (False, 4, 1)
+        assert str(scheduler.timezone) == "Europe/Paris"
+    finally:
+        scheduler.shutdown()
+
+
+def test_add_job_validates_like_apscheduler(paused):
+    with pytest.raises(TypeError):
+        paused.add_job(noop, "date", run_date=FAR, misfire_grace_time=-1)
+    with pytest.raises(TypeError):
+        paused.add_job(noop, "date", run_date=FAR, max_instances=0)
+    with pytest.raises(ValueError):
+        paused.add_job(double, "date", run_date=FAR)  # missing argument
+    with pytest.raises(KeyError, match="No such job store: nowhere"):
+        paused.add_job(noop, "date", run_date=FAR, jobstore="nowhere")
+    assert paused.get_jobs() == []
+
+
+def test_catch_up_without_coalescing_is_bounded_and_warns(caplog):
+    scheduler = BackgroundScheduler(timezone="UTC", executors={"default": DebugExecutor()},
+                                    max_catchup_runs=5)
+    scheduler.start(paused=True)
+    try:
+        first = datetime.now(UTC) - timedelta(hours=1)
+        scheduler.add_job(noop, IntervalTrigger(seconds=1, start_date=first), id="behind",
+                          next_run_time=first, coalesce=False, misfire_grace_time=None)
+        with caplog.at_level(logging.WARNING, logger="nbsched.scheduler"):
+            submitted = wait_for(scheduler, EVENT_JOB_SUBMITTED, 1, scheduler.resume)
+        assert len(submitted[0].scheduled_run_times) == 5
+        assert any("runs behind" in r.getMessage() and "skipped" in r.getMessage()
+                   for r in caplog.records)
+        assert scheduler.get_job("behind").next_run_time > first + timedelta(minutes=59)
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+def test_run_history_newest_first(paused):
+    past = datetime.now(UTC) - timedelta(minutes=1)
+    paused.add_job(double, "date", run_date=past, args=[21], id="ok", misfire_grace_time=None)
+    paused.add_job(noop, "date", run_date=past - timedelta(days=1), id="late")
+
+    def go():
+        paused.resume()
+
+    wait_for(paused, EVENT_JOB_EXECUTED | EVENT_JOB_MISSED, 2, go)
+    history = paused.get_run_history()
+    assert [r.outcome for r in history] == ["ok", "missed"]
+    assert history[0].retval_repr == "42"
+    assert paused.get_run_history("late")[0].outcome == "missed"
+    assert paused.get_run_history(limit=1) == history[:1]
+
+
+def test_run_history_is_bounded_and_truncates():
+    history = RunHistory(maxlen=3)
+    now = datetime.now(UTC)
+    for index in range(5):
+        history.add(RunRecord(f"j{index}", "default", now, now, now, "ok", "x" * 300))
+    records = history.get()
+    assert [r.job_id for r in records] == ["j4", "j3", "j2"]
+
+
+def test_print_jobs_plain_text(paused):
+    paused.add_job(noop, "date", run_date=FAR, id="a", name="alpha")
+    out = io.StringIO()
+    paused.print_jobs(out=out)
+    assert out.getvalue() == (
+        "Jobstore default:\n"
+        "    alpha (trigger: date[2060-01-01 00:00:00 UTC], next run at: 2060-01-01 00:00:00 UTC)\n"
+    )
+
+
+def test_export_import_round_trip(paused):
+    paused.add_job(double, "interval", hours=1, start_date=FAR, args=[1], id="i")
+    paused.add_job("math:gcd", "cron", hour=3, args=(4, 6), id="c")
+    stream = io.StringIO()
+    paused.export_jobs(stream)
+    other = BackgroundScheduler(timezone="UTC")
+    other.start(paused=True)
+    try:
+        other.import_jobs(io.StringIO(stream.getvalue()))
+        assert [str(j) for j in other.get_jobs()] == [str(j) for j in paused.get_jobs()]
+        assert other.get_job("c").func(*other.get_job("c").args) == 2
+    finally:
+        other.shutdown()
+
+
+def test_job_state_round_trip(paused):
+    job = paused.add_job(double, "interval", minutes=5, args=[3], id="s")
+    clone = Job.__new__(Job)
+    clone.__setstate__(job.__getstate__())
+    assert (clone.id, clone.func, clone.args, clone.trigger) == ("s", double, (3,), job.trigger)
+
+
+def test_asyncio_scheduler_without_a_running_loop():
+    loop = asyncio.new_event_loop()
+    try:
+        scheduler = AsyncIOScheduler(timezone="UTC", event_loop=loop)
+        results: list = []
+        scheduler.add_listener(lambda e: results.append(e.retval), EVENT_JOB_EXECUTED)
+        scheduler.add_job(double, args=[5])
+        scheduler.start()  # must not block
+        assert scheduler.state == STATE_RUNNING
+
+        async def until_ran():
+            while not results:
+                await asyncio.sleep(0.01)
+
+        loop.run_until_complete(asyncio.wait_for(until_ran(), 10))
+        assert results == [10]
+        scheduler.pause()
+        assert scheduler.state == STATE_PAUSED
+        scheduler.shutdown()
+    finally:
+        loop.close()
+
+
+def test_concurrent_api_use_while_jobs_fire():
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.start()
+    errors: list[BaseException] = []
+
+    def worker(index: int) -> None:
+        try:
+            for n in range(100):
+                job_id = f"w{index}-{n}"
+                scheduler.add_job(noop, "interval", seconds=0.05, id=job_id)
+                scheduler.modify_job(job_id, name=f"n{n}")
+                if n % 2:
+                    scheduler.remove_job(job_id)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert errors == []
+        assert len(scheduler.get_jobs()) == 8 * 50
+    finally:
+        scheduler.shutdown()
