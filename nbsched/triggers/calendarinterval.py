@@ -132,7 +132,9 @@ class CalendarIntervalTrigger(BaseTrigger):
                 if self.end_date is not None and candidate > self.end_date:
                     return None
                 fire_time = self._fire_time_on(candidate)
-                if fire_time is not None and (previous_fire_time is not None or fire_time >= now):
+                if fire_time is not None and (
+                    previous_fire_time is not None or _instant(fire_time) >= _instant(now)
+                ):
                     return self._apply_jitter(fire_time, self.jitter, now)
                 candidate = self._advance(candidate)
         except OverflowError:
@@ -245,6 +247,12 @@ class CalendarIntervalTrigger(BaseTrigger):
         return f"{type(self).__name__}({', '.join(fields)})"
 
     __str__ = __repr__  # APScheduler prints this trigger the same both ways
+
+
+def _instant(value: datetime) -> datetime:
+    # Compare in UTC: Python compares two datetimes sharing a tzinfo by wall reading,
+    # ignoring ``fold``, which gets the repeated hour of a DST change wrong.
+    return value.astimezone(timezone.utc)
 
 
 def _check_int(name: str, value: Any) -> None:

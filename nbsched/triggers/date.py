@@ -10,6 +10,7 @@ which keeps it alive inside an ``OrTrigger``.
 from __future__ import annotations
 
 from datetime import date, datetime, tzinfo
+from datetime import timezone as dt_timezone
 
 from nbsched.timezones import (
     as_timezone,
@@ -62,7 +63,7 @@ class DateTrigger(BaseTrigger):
         # the previous one is earlier than run_date changes nothing for a lone date
         # trigger (its only previous fire time is run_date itself) but keeps it from
         # being dropped by an OrTrigger whose other member fired first.
-        if previous_fire_time is None or previous_fire_time < self.run_date:
+        if previous_fire_time is None or _utc(previous_fire_time) < _utc(self.run_date):
             return self.run_date
         return None
 
@@ -76,6 +77,11 @@ class DateTrigger(BaseTrigger):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} (run_date='{datetime_repr(self.run_date)}')>"
+
+
+def _utc(value: datetime) -> datetime:
+    # Python compares datetimes sharing a tzinfo by wall reading, ignoring ``fold``.
+    return value.astimezone(dt_timezone.utc)
 
 
 def real_wall_time(value: datetime) -> datetime:

@@ -142,8 +142,8 @@ class IntervalTrigger(BaseTrigger):
         fire_time = self._at(next_time)
         if self.jitter:
             fire_time = self._apply_jitter(fire_time, self.jitter, now)
-            if self.end_date is not None and fire_time > self.end_date:
-                fire_time = self.end_date.astimezone(self.timezone)
+            if self._end is not None and _micros(fire_time) > self._end:
+                fire_time = self._at(self._end)
         return fire_time
 
     def fire_times_through(

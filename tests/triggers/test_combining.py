@@ -304,7 +304,7 @@ def _same(a, b) -> bool:
 
 @seed(99)
 @settings(
-    max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=200, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
 )
 @given(case=combinations())
 def test_and_matches_apscheduler_wherever_apscheduler_answers(case):
@@ -335,7 +335,7 @@ def test_and_matches_apscheduler_wherever_apscheduler_answers(case):
 
 @seed(98)
 @settings(
-    max_examples=500, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=250, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
 )
 @given(case=combinations())
 def test_or_matches_apscheduler(case):

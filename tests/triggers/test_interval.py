@@ -262,7 +262,7 @@ def _same(a: datetime | None, b: datetime | None) -> bool:
 
 @seed(20261125)
 @settings(
-    max_examples=1500, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=800, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
 )
 @given(
     units=st.fixed_dictionaries(
