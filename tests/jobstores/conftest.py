@@ -86,11 +86,11 @@ _TRIGGER: list[Any] = []
 
 
 def _shared_trigger() -> Any:
-    """One trigger for every job: triggers are immutable and cron ones are costly to build."""
+    """One trigger for every job: triggers are immutable, and the stores treat them as opaque."""
     if not _TRIGGER:
-        from nbsched.triggers.cron import CronTrigger
+        from nbsched.triggers.interval import IntervalTrigger
 
-        _TRIGGER.append(CronTrigger(minute="*/5", timezone=UTC))
+        _TRIGGER.append(IntervalTrigger(minutes=5, timezone=UTC))
     return _TRIGGER[0]
 
 
@@ -210,6 +210,13 @@ def _redis_store() -> Iterator[Any]:
         store.shutdown()
 
 
+@pytest.fixture(autouse=True)
+def _private_signing_key(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """Never touch the user's real key file or store."""
+    monkeypatch.setenv("NBSCHED_DATA_DIR", str(tmp_path / "nbsched-data"))
+    monkeypatch.setenv("NBSCHED_SECRET_KEY", "job store test suite")
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return request.param
@@ -243,7 +250,16 @@ def corrupt(backend: str, store: Any) -> Callable[[str, bytes], None]:
         pytest.skip("the memory store keeps live objects; nothing to corrupt")
 
     def overwrite(job_id: str, payload: bytes) -> None:
-        store._overwrite_record(job_id, payload)
+        if backend == "redis":
+            assert store._redis.hexists(store.jobs_key, job_id)
+            store._redis.hset(store.jobs_key, job_id, payload)
+            return
+        table = store.jobs_t
+        with store.engine.begin() as conn:
+            result = conn.execute(
+                table.update().where(table.c.id == job_id).values(job_state=payload)
+            )
+        assert result.rowcount == 1
 
     return overwrite
 

@@ -198,9 +198,11 @@ def test_microsecond_run_times_survive(store, make_job):
     assert ids(store.get_due_jobs(when)) == ["a"]
 
 
-def test_many_jobs_stay_ordered(store, make_job):
+def test_many_jobs_stay_ordered(store, backend, make_job):
+    # Database servers pay a network round trip and a durable commit per add; fewer there.
+    count = 2_000 if backend in ("postgresql", "mariadb") else 5_000
     rng = random.Random(20260301)
-    offsets = {f"job-{n:05d}": rng.randrange(0, 2_000) for n in range(5_000)}
+    offsets = {f"job-{n:05d}": rng.randrange(0, 2_000) for n in range(count)}
     for job_id, offset in offsets.items():
         store.add_job(make_job(job_id, at(offset)))
     expected = sorted(offsets, key=lambda job_id: offsets[job_id])  # stable: insertion order
