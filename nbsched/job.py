@@ -315,11 +315,20 @@ class Job:
             raise TypeError(f"executor: {executor!r}: must be a string (an executor alias)")
         job.executor = executor
         if misfire_grace_time is not _NOT_GIVEN:
-            job.misfire_grace_time = _check_misfire_grace_time(misfire_grace_time)
+            if not (
+                misfire_grace_time is None
+                or (type(misfire_grace_time) is int and misfire_grace_time > 0)
+            ):
+                misfire_grace_time = _check_misfire_grace_time(misfire_grace_time)
+            job.misfire_grace_time = misfire_grace_time
         if coalesce is not _NOT_GIVEN:
-            job.coalesce = _check_coalesce(coalesce)
+            job.coalesce = coalesce if coalesce is True or coalesce is False else (
+                _check_coalesce(coalesce)
+            )
         if max_instances is not _NOT_GIVEN:
-            job.max_instances = _check_max_instances(max_instances)
+            if not (type(max_instances) is int and max_instances > 0):
+                max_instances = _check_max_instances(max_instances)
+            job.max_instances = max_instances
         if next_run_time is not _NOT_GIVEN:
             if next_run_time is None or (
                 type(next_run_time) is datetime and next_run_time.tzinfo is not None

@@ -40,7 +40,7 @@ from nbsched.events import (
 )
 from nbsched.executors.base import BaseExecutor
 from nbsched.history import HISTORY_EVENTS, RunHistory, RunRecord, records_from_event
-from nbsched.job import _NOT_GIVEN, Job, ref_to_obj
+from nbsched.job import _NOT_GIVEN, Job, _trigger_types, ref_to_obj
 from nbsched.jobstores.base import BaseJobStore, ConflictingIdError, JobLookupError
 from nbsched.plugins import load_plugin
 from nbsched.schedulers import SchedulerAlreadyRunningError, SchedulerNotRunningError
@@ -499,7 +499,9 @@ class BaseScheduler(SchedulerCore, metaclass=ABCMeta):
         return inner
 
     def _create_trigger(self, trigger: Any, trigger_args: dict[str, Any]) -> BaseTrigger:
-        if type(trigger) is not str and isinstance(trigger, BaseTrigger):
+        if type(trigger) in _trigger_types or (
+            type(trigger) is not str and isinstance(trigger, BaseTrigger)
+        ):
             if trigger_args:
                 raise TypeError(
                     "trigger arguments ("
