@@ -18,9 +18,9 @@ import os
 import threading
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from functools import partial
 from typing import Any
 
+from nbsched.serialization import callable_name, is_by_reference, obj_to_ref, ref_to_obj
 from nbsched.timezones import datetime_repr, to_datetime
 from nbsched.triggers.base import BaseTrigger
 
@@ -30,74 +30,11 @@ _CACHE_LIMIT = 4096
 
 
 # --- callable references ------------------------------------------------------------------
-# nbsched.serialization owns the rules for persisting callables; these are the small pieces
-# the Job needs itself (a job's ``func_ref``/``name``) and fall back to it when present.
-
-
-def callable_name(func: Any) -> str:
-    """A readable name for ``func``: ``qualname`` for functions/classes, ``Class.method``."""
-    if inspect.ismethod(func):
-        owner = func.__self__
-        cls = owner if inspect.isclass(owner) else type(owner)
-        return f"{cls.__qualname__}.{func.__name__}"
-    if inspect.isclass(func) or inspect.isfunction(func) or inspect.isbuiltin(func):
-        return func.__qualname__
-    if isinstance(func, partial):
-        return f"partial({callable_name(func.func)})"
-    qualname = getattr(func, "__qualname__", None)
-    if isinstance(qualname, str):
-        return qualname
-    if callable(func):
-        return type(func).__qualname__
-    raise TypeError(f"func: {func!r}: not callable")
-
-
-def obj_to_ref(obj: Any) -> str:
-    """``"module:qualname"`` for ``obj``; ValueError for partials, lambdas and nested functions."""
-    if isinstance(obj, partial):
-        raise ValueError("Cannot create a reference to a partial()")
-    name = callable_name(obj)
-    if "<lambda>" in name:
-        raise ValueError("Cannot create a reference to a lambda")
-    if "<locals>" in name:
-        raise ValueError("Cannot create a reference to a nested function")
-    module = obj.__self__.__module__ if inspect.ismethod(obj) else getattr(obj, "__module__", None)
-    if not module:
-        raise ValueError(f"Cannot create a reference to {obj!r}: it has no module")
-    return f"{module}:{name}"
-
-
-def ref_to_obj(ref: str) -> Any:
-    """Import the object a ``"module:qualname"`` reference points to."""
-    if not isinstance(ref, str):
-        raise TypeError(f"func: references must be strings, got {type(ref).__name__}")
-    module_name, sep, rest = ref.partition(":")
-    if not sep or not module_name or not rest:
-        raise ValueError(f"func: {ref!r}: invalid reference (expected 'module:object')")
-    try:
-        obj: Any = __import__(module_name, fromlist=[rest])
-    except ImportError as exc:
-        raise LookupError(f"Error resolving reference {ref}: could not import module") from exc
-    try:
-        for name in rest.split("."):
-            obj = getattr(obj, name)
-    except Exception:
-        raise LookupError(f"Error resolving reference {ref}: error looking up object") from None
-    return obj
+# The rules for naming callables live in nbsched.serialization; the job only caches them.
 
 
 def _is_by_reference(func: Any, func_ref: str | None) -> bool:
-    try:
-        from nbsched.serialization import is_by_reference
-    except ImportError:
-        if not func_ref or func_ref.startswith("__main__:"):
-            return False
-        try:
-            target = ref_to_obj(func_ref)
-        except (LookupError, ValueError):
-            return False
-        return target == func or target == getattr(func, "__func__", None)
-    return is_by_reference(func)
+    return func_ref is not None and is_by_reference(func)
 
 
 # --- argument checking, cached --------------------------------------------------------------
