@@ -263,16 +263,44 @@ def test_jobs_keep_running_after_sigkill(store_spec: dict[str, Any], tmp_path: P
 # --- a tampered record in a real store ---------------------------------------------------------
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def sql_spec(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    if request.param == "sqlite":
-        spec = _sqlalchemy_spec(f"sqlite:///{(tmp_path / 'jobs.sqlite').as_posix()}")
-    else:
-        spec = _sqlalchemy_spec(request.getfixturevalue("postgres_url"))
-    try:
-        yield spec
-    finally:
-        _cleanup(spec)
+class RawRecords:
+    """Read and overwrite a stored record behind the store's back, like an intruder would."""
+
+    def __init__(self, spec: dict[str, Any], store: Any) -> None:
+        self.spec = spec
+        self.store = store
+
+    def get(self, job_id: str) -> bytes:
+        if self.spec["kind"] == "redis":
+            import redis
+
+            with redis.Redis.from_url(self.spec["url"]) as client:
+                return bytes(client.hget(self.spec["jobs_key"], job_id))
+        import sqlalchemy
+
+        table = self.store.jobs_t
+        with self.store.engine.connect() as conn:
+            return bytes(
+                conn.execute(
+                    sqlalchemy.select(table.c.job_state).where(table.c.id == job_id)
+                ).scalar_one()
+            )
+
+    def put(self, job_id: str, payload: bytes) -> None:
+        if self.spec["kind"] == "redis":
+            import redis
+
+            with redis.Redis.from_url(self.spec["url"]) as client:
+                assert client.hset(self.spec["jobs_key"], job_id, payload) == 0
+            return
+        import sqlalchemy
+
+        table = self.store.jobs_t
+        with self.store.engine.begin() as conn:
+            result = conn.execute(
+                sqlalchemy.update(table).where(table.c.id == job_id).values(job_state=payload)
+            )
+            assert result.rowcount == 1
 
 
 class Evil:
@@ -286,16 +314,15 @@ class Evil:
 
 
 def test_tampered_record_is_quarantined_and_never_run(
-    sql_spec: dict[str, Any], tmp_path: Path
+    store_spec: dict[str, Any], tmp_path: Path
 ) -> None:
-    import sqlalchemy
-
     from nbsched.events import EVENT_JOB_EXECUTED
     from nbsched.schedulers.background import BackgroundScheduler
 
     unpickled = tmp_path / "unpickled"
     ran = tmp_path / "ran"
-    store = _make_store(sql_spec)
+    store = _make_store(store_spec)
+    raw = RawRecords(store_spec, store)
     scheduler = BackgroundScheduler(timezone="UTC")
     scheduler.add_jobstore(store)
     healthy_done = threading.Event()
@@ -316,20 +343,10 @@ def test_tampered_record_is_quarantined_and_never_run(
         if unpickled.exists():  # the scheduler may have read the authentic record back
             unpickled.rmdir()
 
-        table = store.jobs_t
-        with store.engine.begin() as conn:
-            original = bytes(
-                conn.execute(
-                    sqlalchemy.select(table.c.job_state).where(table.c.id == "victim")
-                ).scalar_one()
-            )
-            tampered = bytearray(original)
-            tampered[-10] ^= 0x01  # inside the pickled arguments
-            conn.execute(
-                sqlalchemy.update(table)
-                .where(table.c.id == "victim")
-                .values(job_state=bytes(tampered))
-            )
+        original = raw.get("victim")
+        tampered = bytearray(original)
+        tampered[-10] ^= 0x01  # inside the pickled arguments
+        raw.put("victim", bytes(tampered))
 
         scheduler.resume()
         assert healthy_done.wait(20), "the healthy job in the same store did not run"
@@ -340,18 +357,11 @@ def test_tampered_record_is_quarantined_and_never_run(
         assert not ran.exists(), "a tampered record was executed"
         assert not unpickled.exists(), "a tampered record was unpickled"
         assert "victim" not in [job.id for job in scheduler.get_jobs()]
-        with store.engine.connect() as conn:
-            kept = conn.execute(
-                sqlalchemy.select(table.c.job_state).where(table.c.id == "victim")
-            ).scalar_one()
-        assert bytes(kept) == bytes(tampered), "a quarantined record is kept as it was"
+        assert raw.get("victim") == bytes(tampered), "a quarantined record is kept as it was"
 
         # Put the authentic bytes back: the record restores again.
         scheduler.pause()
-        with store.engine.begin() as conn:
-            conn.execute(
-                sqlalchemy.update(table).where(table.c.id == "victim").values(job_state=original)
-            )
+        raw.put("victim", original)
         restored = store.retry_quarantined("victim")
         assert restored.id == "victim"
         assert store.get_quarantined_jobs() == []
