@@ -9,7 +9,7 @@ day whose time happens twice. Every expectation is also checked against APSchedu
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
@@ -204,3 +204,50 @@ def test_calendar_interval_first_fire_time_from_inside_a_repeated_hour():
     # which is in the past, so the next is tomorrow's.
     now = datetime(2026, 10, 25, 2, 15, fold=1, tzinfo=BERLIN)
     assert trigger.get_next_fire_time(None, now).isoformat() == "2026-10-26T02:30:00+01:00"
+
+
+class _MidnightGapZone(tzinfo):
+    """A zone whose clocks jump from 23:30 on 2026-06-01 to 00:30 on 2026-06-02.
+
+    No current tzdata zone has a spring-forward gap that spans midnight, so this one is
+    made up to pin the rule for it.
+    """
+
+    _switch = datetime(2026, 6, 1, 23, 30)  # UTC == local before the switch
+
+    def utcoffset(self, dt):
+        if dt is None:
+            return None
+        wall = dt.replace(tzinfo=None, fold=0)
+        if wall < self._switch:
+            return timedelta(0)
+        if wall >= self._switch + timedelta(hours=1):
+            return timedelta(hours=1)
+        return timedelta(hours=1) if dt.fold else timedelta(0)  # inside the gap
+
+    def dst(self, dt):
+        return self.utcoffset(dt)
+
+    def tzname(self, dt):
+        return "GAP"
+
+    def fromutc(self, dt):
+        wall = dt.replace(tzinfo=None)
+        shift = timedelta(0) if wall < self._switch else timedelta(hours=1)
+        return (wall + shift).replace(tzinfo=self)
+
+
+def test_calendar_interval_continues_from_the_skipped_date_when_a_gap_spans_midnight():
+    zone = _MidnightGapZone()
+    kwargs = {"days": 2, "hour": 23, "minute": 45, "start_date": "2026-05-30", "timezone": zone}
+    ours = CalendarIntervalTrigger(**kwargs)
+    now = datetime(2026, 5, 30, tzinfo=UTC)
+    # 23:45 on June 1 does not exist: skipped, and the schedule goes on from June 1.
+    assert [t.date().isoformat() for t in chain(ours, 3, now)] == [
+        "2026-05-30",
+        "2026-06-03",
+        "2026-06-05",
+    ]
+    # APScheduler continues from the date 23:45 normalises to (June 2): one day later.
+    theirs = aps_calendar.CalendarIntervalTrigger(**kwargs)
+    assert [t.date().isoformat() for t in chain(theirs, 2, now)] == ["2026-05-30", "2026-06-04"]
