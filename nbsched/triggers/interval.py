@@ -139,7 +139,10 @@ class IntervalTrigger(BaseTrigger):
             next_time = start + -(-behind // step) * step
         if self._end is not None and next_time > self._end:
             return None
-        fire_time = self._at(next_time)
+        try:
+            fire_time = self._at(next_time)
+        except OverflowError:
+            return None  # past year 9999: nothing can follow
         if self.jitter:
             fire_time = self._apply_jitter(fire_time, self.jitter, now)
             if self._end is not None and _micros(fire_time) > self._end:

@@ -133,6 +133,13 @@ def test_microsecond_intervals_are_exact():
     assert trigger.preview(3, now) == [now + timedelta(milliseconds=i) for i in range(3)]
 
 
+def test_past_year_9999_the_schedule_ends():
+    last = datetime(9999, 12, 31, 12, tzinfo=UTC)
+    trigger = IntervalTrigger(days=1, start_date=last)
+    assert trigger.get_next_fire_time(last, last) is None
+    assert trigger.get_next_fire_time(None, last + timedelta(hours=1)) is None
+
+
 # --- jitter -------------------------------------------------------------------------
 def test_jitter_delays_but_never_drifts():
     random.seed(3)
