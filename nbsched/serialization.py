@@ -301,7 +301,9 @@ def decode_job_state(payload: bytes, *, resolve: bool = True) -> dict[str, Any]:
     """
     header, parts = _open_record(payload, verified=True)
     job_id = header.get("id")
-    state: dict[str, Any] = _loads(parts.get("state"), job_id, "arguments, trigger or options")
+    state = _loads(parts.get("state"), job_id, "arguments, trigger or options")
+    if not isinstance(state, dict):
+        raise RestoreError(f"job record {job_id!r} holds a {type(state).__name__}, not a dict")
     func_header = header.get("func") or {}
     if func_header.get("kind") == "value":
         state["func"] = _loads(parts.get("func"), job_id, "function")
