@@ -213,6 +213,12 @@ def make_scheduler(api: Api) -> Iterator[Callable[..., Any]]:
         # Asyncio schedulers are shut down by their tests, inside their loop.
         if kind != "asyncio" and scheduler.running:
             try:
+                # Pause, then let any round of job processing in progress finish (it holds
+                # the store lock): APScheduler fails to remove a finished job when shut down
+                # half-way through such a round.
+                scheduler.pause()
+                with scheduler._jobstores_lock:
+                    pass
                 scheduler.shutdown(wait=False)
             except Exception:  # pragma: no cover - best-effort cleanup
                 pass

@@ -63,8 +63,9 @@ def test_blocking_scheduler_start_blocks(make_scheduler, api):
 # --- BackgroundScheduler -----------------------------------------------------------------------
 
 
-def test_background_scheduler_start_returns_and_jobs_run_elsewhere(make_scheduler, api):
+def test_background_scheduler_start_returns_and_jobs_run_elsewhere(make_scheduler, recorder, api):
     sched = make_scheduler("background")
+    sched.add_listener(recorder)
     where = []
     ran = threading.Event()
 
@@ -77,6 +78,7 @@ def test_background_scheduler_start_returns_and_jobs_run_elsewhere(make_schedule
     sched.add_job(job)
     assert ran.wait(10)
     assert where[0] is not threading.current_thread()
+    recorder.wait(api.events.EVENT_JOB_REMOVED)  # the scheduler is done with the job
     sched.shutdown()
     assert sched.state == api.STATE_STOPPED
 

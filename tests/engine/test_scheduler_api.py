@@ -515,11 +515,21 @@ def test_remove_all_pending_jobs(scheduler):
 
 def test_wakeup_picks_up_a_job_moved_to_now(running, recorder, api):
     ran = threading.Event()
-    running.add_job(ran.set, "date", run_date=FAR, id="a")
+    running.add_job(ran.set, "interval", hours=1, id="a")
     running.modify_job("a", next_run_time=datetime.now(UTC))
     assert ran.wait(10)
     running.wakeup()  # harmless at any time
+    recorder.wait(api.events.EVENT_JOB_EXECUTED, "a")
+
+
+def test_date_job_moved_to_now_runs_once_and_is_removed(running, recorder, api):
+    """APScheduler: a date trigger fires only when it has no previous fire time, so running
+    the job early (next_run_time moved to now) uses up its single run."""
+    running.add_job(noop, "date", run_date=FAR, id="a")
+    running.modify_job("a", next_run_time=datetime.now(UTC))
+    recorder.wait(api.events.EVENT_JOB_EXECUTED, "a")
     recorder.wait(api.events.EVENT_JOB_REMOVED, "a")
+    assert running.get_job("a") is None
 
 
 # --- print_jobs --------------------------------------------------------------------------------
