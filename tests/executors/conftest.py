@@ -1,21 +1,24 @@
 """Fixtures for executor tests: a recording stand-in scheduler and a job factory.
 
 The executors only need two things from a scheduler (``_create_lock`` and
-``_dispatch_event``) and a handful of attributes from a job, so the tests use small
-stand-ins and stay independent of the scheduler core.
+``_dispatch_event``), so the tests use a small stand-in scheduler and stay independent of
+the scheduler core. Jobs are real :class:`nbsched.job.Job` objects (a one-shot date trigger,
+attached to the ``"default"`` store unless told otherwise), so the executors are tested
+with exactly what the scheduler hands them.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 import pytest
 
 from nbsched.events import JobExecutionEvent
+from nbsched.job import Job
+from nbsched.triggers.date import DateTrigger
 
 
 class RecordingScheduler:
@@ -25,6 +28,7 @@ class RecordingScheduler:
         self.events: list[JobExecutionEvent] = []
         self._cond = threading.Condition()
         self._eventloop = eventloop
+        self.timezone = timezone.utc
 
     def _create_lock(self) -> threading.RLock:
         return threading.RLock()
@@ -45,20 +49,6 @@ class RecordingScheduler:
             return [e for e in self.events if e.job_id == job_id]
 
 
-@dataclass
-class StandInJob:
-    id: str
-    func: Callable[..., Any]
-    args: tuple = ()
-    kwargs: dict = field(default_factory=dict)
-    misfire_grace_time: float | None = None
-    max_instances: int = 1
-    _jobstore_alias: str | None = "default"
-
-    def __str__(self) -> str:
-        return f"{self.id} (stand-in)"
-
-
 @pytest.fixture
 def scheduler() -> RecordingScheduler:
     return RecordingScheduler()
@@ -71,10 +61,27 @@ def recording_scheduler() -> type[RecordingScheduler]:
 
 
 @pytest.fixture
-def make_job() -> Callable[..., StandInJob]:
-    def factory(job_id: str, func: Callable[..., Any], *args: Any, **options: Any) -> StandInJob:
-        kwargs = options.pop("kwargs", {})
-        return StandInJob(job_id, func, args, kwargs, **options)
+def make_job(scheduler: RecordingScheduler) -> Callable[..., Job]:
+    """``make_job(id, func, *args, kwargs={}, misfire_grace_time=None, max_instances=1,
+    _jobstore_alias="default")``: a real Job as the scheduler would submit it."""
+
+    def factory(job_id: str, func: Callable[..., Any], *args: Any, **options: Any) -> Job:
+        alias = options.pop("_jobstore_alias", "default")
+        options.setdefault("misfire_grace_time", None)
+        options.setdefault("max_instances", 1)
+        job = Job(
+            scheduler,
+            id=job_id,
+            func=func,
+            args=args,
+            kwargs=options.pop("kwargs", {}),
+            trigger=DateTrigger(run_date=datetime.now(timezone.utc)),
+            executor="default",
+            coalesce=True,
+            **options,
+        )
+        job._jobstore_alias = alias
+        return job
 
     return factory
 
