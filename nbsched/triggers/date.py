@@ -67,6 +67,11 @@ class DateTrigger(BaseTrigger):
             return self.run_date
         return None
 
+    def _state_values(self) -> tuple:
+        # By instant and zone: == on datetimes sharing a tzinfo ignores ``fold``, which
+        # would make the two 02:30s of a fall-back night the same trigger.
+        return (_utc(self.run_date), self.run_date.tzinfo)
+
     def describe(self) -> str:
         return (
             f"once at {self.run_date:%Y-%m-%d %H:%M:%S} ({timezone_name(self.run_date.tzinfo)})"

@@ -117,6 +117,18 @@ class IntervalTrigger(BaseTrigger):
         super().__setstate__(state)
         self._derive()
 
+    def _state_values(self) -> tuple:
+        # Dates by instant (and zone): == ignores ``fold`` within one tzinfo.
+        return (
+            self.timezone,
+            self._start,
+            self.start_date.tzinfo,
+            self._end,
+            None if self.end_date is None else self.end_date.tzinfo,
+            self.interval,
+            self.jitter,
+        )
+
     def _at(self, micros: int) -> datetime:
         return (_EPOCH + timedelta(microseconds=micros)).astimezone(self.timezone)
 

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from nbsched.triggers.calendarinterval import CalendarIntervalTrigger
+from nbsched.triggers.date import DateTrigger
 from nbsched.triggers.interval import IntervalTrigger
 
 aps_interval = pytest.importorskip("apscheduler.triggers.interval")
@@ -251,3 +252,13 @@ def test_calendar_interval_continues_from_the_skipped_date_when_a_gap_spans_midn
     # APScheduler continues from the date 23:45 normalises to (June 2): one day later.
     theirs = aps_calendar.CalendarIntervalTrigger(**kwargs)
     assert [t.date().isoformat() for t in chain(theirs, 2, now)] == ["2026-05-30", "2026-06-04"]
+
+
+def test_triggers_at_the_two_readings_of_a_repeated_time_differ():
+    first = datetime(2026, 10, 25, 2, 30, tzinfo=BERLIN)
+    second = first.replace(fold=1)
+    assert DateTrigger(first) != DateTrigger(second)
+    assert IntervalTrigger(hours=1, start_date=first) != IntervalTrigger(
+        hours=1, start_date=second
+    )
+    assert DateTrigger(first) == DateTrigger(first.replace())
