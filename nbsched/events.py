@@ -31,11 +31,11 @@ __all__ = [
     "EVENT_SCHEDULER_SHUTDOWN",
     "EVENT_SCHEDULER_START",
     "EVENT_SCHEDULER_STARTED",
-    "EVENT_NAMES",
     "JobEvent",
     "JobExecutionEvent",
     "JobSubmissionEvent",
     "SchedulerEvent",
+    "event_name",
 ]
 
 EVENT_SCHEDULER_STARTED = EVENT_SCHEDULER_START = 1 << 0
@@ -56,17 +56,24 @@ EVENT_JOB_MISSED = 1 << 14
 EVENT_JOB_SUBMITTED = 1 << 15
 EVENT_JOB_MAX_INSTANCES = 1 << 16
 
-#: Code -> constant name, for readable reprs and logs.
-EVENT_NAMES: dict[int, str] = {
+# Code -> constant name, for readable reprs and logs. Private and not named ``EVENT_*`` on
+# purpose: programs written for APScheduler enumerate ``EVENT_*`` attributes of this module and
+# expect every one of them to be an int code.
+_CODE_NAMES: dict[int, str] = {
     value: name
     for name, value in sorted(globals().items())
     if name.startswith("EVENT_") and isinstance(value, int) and name != "EVENT_SCHEDULER_START"
 }
 
 EVENT_ALL = 0
-for _code in EVENT_NAMES:
+for _code in _CODE_NAMES:
     EVENT_ALL |= _code
 del _code
+
+
+def event_name(code: int) -> str:
+    """The constant name for an event ``code`` (``"EVENT_JOB_EXECUTED"``), or the number."""
+    return _CODE_NAMES.get(code, str(code))
 
 
 class SchedulerEvent:
@@ -81,7 +88,7 @@ class SchedulerEvent:
         self.alias = alias
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} ({EVENT_NAMES.get(self.code, self.code)})>"
+        return f"<{type(self).__name__} ({event_name(self.code)})>"
 
 
 class JobEvent(SchedulerEvent):
@@ -97,7 +104,7 @@ class JobEvent(SchedulerEvent):
         self.jobstore = jobstore
 
     def __repr__(self) -> str:
-        name = EVENT_NAMES.get(self.code, self.code)
+        name = event_name(self.code)
         return f"<{type(self).__name__} ({name}, job_id={self.job_id!r})>"
 
 
