@@ -41,7 +41,6 @@ def test_engine_benchmark_measures_apscheduler(bench_engine) -> None:
 
 
 def test_engine_benchmark_measures_nbsched(bench_engine) -> None:
-    pytest.importorskip("nbsched.schedulers.background", reason="nbsched engine not present")
     result = bench_engine.run(scale=TINY)
     for case, entry in result["cases"].items():
         assert "error" not in entry["nbsched"], (case, entry["nbsched"])
