@@ -20,6 +20,7 @@ __all__ = [
     "local_timezone",
     "localize",
     "normalize",
+    "real_wall_time",
     "timezone_name",
     "to_datetime",
     "utc_add",
@@ -156,3 +157,18 @@ def to_datetime(
     if zone is None:
         raise ValueError(f"{arg_name}: a time zone is needed to interpret a naive date-time")
     return localize(result, zone)
+
+
+def real_wall_time(value: datetime) -> datetime:
+    """``value`` itself, or, for a wall time inside a DST gap, the instant it denotes.
+
+    Such a time (02:30 on a spring-forward night) has no reading on any real clock; its
+    POSIX timestamp still names one instant (as APScheduler computes it), and showing
+    that instant's real wall time (03:30) keeps listings honest. Used by the
+    triggers that accept user dates.
+    """
+    if value.tzinfo is None or value.utcoffset() == value.replace(fold=1 - value.fold).utcoffset():
+        return value
+    if value.replace(fold=0).utcoffset() < value.replace(fold=1).utcoffset():
+        return normalize(value)
+    return value

@@ -16,7 +16,7 @@ from nbsched.timezones import (
     as_timezone,
     datetime_repr,
     local_timezone,
-    normalize,
+    real_wall_time,
     timezone_name,
     to_datetime,
 )
@@ -87,18 +87,3 @@ class DateTrigger(BaseTrigger):
 def _utc(value: datetime) -> datetime:
     # Python compares datetimes sharing a tzinfo by wall reading, ignoring ``fold``.
     return value.astimezone(dt_timezone.utc)
-
-
-def real_wall_time(value: datetime) -> datetime:
-    """``value`` itself, or, for a wall time inside a DST gap, the instant it denotes.
-
-    Such a time (02:30 on a spring-forward night) has no reading on any real clock; its
-    POSIX timestamp still names one instant (as APScheduler computes it), and showing
-    that instant's real wall time (03:30) keeps listings honest. Shared by the triggers
-    that accept user dates.
-    """
-    if value.tzinfo is None or value.utcoffset() == value.replace(fold=1 - value.fold).utcoffset():
-        return value
-    if value.replace(fold=0).utcoffset() < value.replace(fold=1).utcoffset():
-        return normalize(value)
-    return value

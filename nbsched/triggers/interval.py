@@ -15,9 +15,14 @@ from datetime import date, datetime, timedelta, timezone, tzinfo
 from numbers import Real
 from typing import Any
 
-from nbsched.timezones import as_timezone, datetime_repr, local_timezone, to_datetime
+from nbsched.timezones import (
+    as_timezone,
+    datetime_repr,
+    local_timezone,
+    real_wall_time,
+    to_datetime,
+)
 from nbsched.triggers.base import BaseTrigger
-from nbsched.triggers.date import real_wall_time
 
 __all__ = ["IntervalTrigger"]
 
