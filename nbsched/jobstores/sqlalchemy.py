@@ -165,6 +165,7 @@ class SQLAlchemyJobStore(BaseJobStore):
             )
         self.pickle_protocol = pickle_protocol
         self.history_limit = history_limit
+        self._owns_engine = engine is None
         self.engine = self._make_engine(url, engine, engine_options)
 
         metadata = metadata if metadata is not None else MetaData()
@@ -313,24 +314,22 @@ class SQLAlchemyJobStore(BaseJobStore):
         self._create_tables()
 
     def _create_tables(self) -> None:
+        name = self.jobs_t.name
+        if inspect(self.engine).has_table(name, schema=self.jobs_t.schema):
+            self._check_columns()
         self.metadata.create_all(
             self.engine, tables=[self.jobs_t, self.runs_t, self.schema_t], checkfirst=True
         )
-        self._check_columns()
-        name = self.jobs_t.name
-        with self.engine.begin() as conn:
-            version = conn.execute(
-                select(self.schema_t.c.version).where(self.schema_t.c.name == name)
-            ).scalar()
-            if version is None:
-                try:
-                    with conn.begin_nested():
-                        conn.execute(
-                            self.schema_t.insert().values(name=name, version=SCHEMA_VERSION)
-                        )
-                except IntegrityError:  # another process registered it first
-                    pass
-                return
+        version_query = select(self.schema_t.c.version).where(self.schema_t.c.name == name)
+        with self.engine.connect() as conn:
+            version = conn.execute(version_query).scalar()
+        if version is None:
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(self.schema_t.insert().values(name=name, version=SCHEMA_VERSION))
+            except IntegrityError:  # another process registered the table first
+                pass
+            return
         if version > SCHEMA_VERSION:
             raise RuntimeError(
                 f"job table {name!r} has schema version {version}, written by a newer nbsched; "
@@ -354,7 +353,9 @@ class SQLAlchemyJobStore(BaseJobStore):
             )
 
     def shutdown(self) -> None:
-        self.engine.dispose()
+        # An engine the caller gave us is theirs to dispose of.
+        if self._owns_engine:
+            self.engine.dispose()
 
     def _drop_tables(self) -> None:
         """Drop this store's tables (tests and tooling; not part of the scheduler API)."""

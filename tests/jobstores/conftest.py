@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from sqlalchemy import create_engine
 
 POSTGRES_URL = os.environ.get(
     "NBSCHED_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -168,6 +169,16 @@ def _use_stand_in_restore(store: Any) -> None:
     store._restore_job = restore
 
 
+_ENGINES: dict[str, Any] = {}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _dispose_engines() -> Iterator[None]:
+    yield
+    for engine in _ENGINES.values():
+        engine.dispose()
+
+
 def _sqlalchemy_store(url: str, what: str, default_port: int | None) -> Iterator[Any]:
     if default_port is not None:
         _check_port(what, url, default_port)
@@ -175,7 +186,12 @@ def _sqlalchemy_store(url: str, what: str, default_port: int | None) -> Iterator
 
     table = f"nbsched_t_{uuid.uuid4().hex[:10]}"
     try:
-        store = SQLAlchemyJobStore(url=url, tablename=table)
+        if default_port is None:  # an SQLite file per test: the store makes its own engine
+            store = SQLAlchemyJobStore(url=url, tablename=table)
+        else:  # database servers: one engine (and connection pool) for the whole session
+            if url not in _ENGINES:
+                _ENGINES[url] = create_engine(url)
+            store = SQLAlchemyJobStore(engine=_ENGINES[url], tablename=table)
         store.start(None, "default")
     except Exception as exc:  # the port answered but the database refused us
         if default_port is None:
@@ -247,7 +263,7 @@ def store(backend: str, tmp_path) -> Iterator[Any]:
 def corrupt(backend: str, store: Any) -> Callable[[str, bytes], None]:
     """``corrupt(job_id, payload)``: overwrite a stored record's bytes behind the store's back."""
     if backend not in PERSISTENT:
-        pytest.skip("the memory store keeps live objects; nothing to corrupt")
+        raise AssertionError("only persistent stores have records to corrupt")
 
     def overwrite(job_id: str, payload: bytes) -> None:
         if backend == "redis":

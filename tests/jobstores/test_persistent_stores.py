@@ -6,11 +6,14 @@ Runs against sqlite, postgresql, mariadb and redis (the ``backend`` fixture is n
 
 from __future__ import annotations
 
+import logging
 import sys
 import types
 from datetime import datetime, timedelta, timezone
 
 import pytest
+
+from nbsched.jobstores.base import ConflictingIdError, JobLookupError, QuarantinedJob
 
 UTC = timezone.utc
 BASE = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -23,6 +26,10 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 def at(seconds: float) -> datetime:
     return BASE + timedelta(seconds=seconds)
+
+
+def ids(jobs) -> list[str]:
+    return [job.id for job in jobs]
 
 
 def _second_view(store, backend):
@@ -114,6 +121,90 @@ def test_a_job_whose_module_vanished_is_quarantined(store, make_job, caplog):
     with pytest.raises(Exception, match="nbsched_vanishing_module"):
         store.retry_quarantined("orphan")
     store.remove_quarantined("orphan")
+    assert store.get_quarantined_jobs() == []
+
+
+# --- quarantine of damaged records ---------------------------------------------------------------
+
+
+def test_a_corrupt_record_is_quarantined_not_lost(store, make_job, corrupt, caplog):
+    for job_id, offset in [("good1", 10), ("bad", 20), ("good2", 30)]:
+        store.add_job(make_job(job_id, at(offset)))
+    corrupt("bad", b"this is not a job record")
+    with caplog.at_level(logging.ERROR, logger="nbsched.jobstores"):
+        due = store.get_due_jobs(at(100))
+    assert ids(due) == ["good1", "good2"]
+    errors = [rec.getMessage() for rec in caplog.records if rec.levelno >= logging.ERROR]
+    assert any("'bad'" in message for message in errors)
+
+    quarantined = store.get_quarantined_jobs()
+    assert [q.id for q in quarantined] == ["bad"]
+    assert isinstance(quarantined[0], QuarantinedJob)
+    assert quarantined[0].reason
+    assert quarantined[0].next_run_time == pytest.approx(at(20).timestamp())
+    # never executed, never listed, never deleted, id stays taken
+    assert ids(store.get_all_jobs()) == ["good1", "good2"]
+    assert store.lookup_job("bad") is None
+    assert store.get_next_run_time() == at(10)
+    with pytest.raises(ConflictingIdError):
+        store.add_job(make_job("bad", at(5)))
+
+
+def test_lookup_and_listing_also_quarantine(store, make_job, corrupt):
+    store.add_job(make_job("a", at(10)))
+    store.add_job(make_job("b", None))
+    corrupt("a", b"garbage")
+    corrupt("b", b"more garbage")
+    assert store.lookup_job("a") is None
+    assert store.get_all_jobs() == []
+    assert sorted(q.id for q in store.get_quarantined_jobs()) == ["a", "b"]
+    paused = next(q for q in store.get_quarantined_jobs() if q.id == "b")
+    assert paused.next_run_time is None
+
+
+def test_due_batch_is_refilled_past_quarantined_records(store, make_job, corrupt):
+    for n in range(6):
+        store.add_job(make_job(f"j{n}", at(n)))
+    corrupt("j0", b"x")
+    corrupt("j1", b"y")
+    assert ids(store.get_due_jobs(at(100), limit=3)) == ["j2", "j3", "j4"]
+
+
+def test_retry_quarantined_after_the_record_is_repaired(store, make_job, corrupt):
+    store.add_job(make_job("a", at(10)))
+    store.add_job(make_job("b", at(20)))
+    good = store._encode_job(store.lookup_job("a"))
+    corrupt("a", b"broken")
+    assert store.lookup_job("a") is None
+    # still broken: retry fails, record stays quarantined
+    with pytest.raises(Exception):  # noqa: B017 - the decoding error, whatever it is
+        store.retry_quarantined("a")
+    assert [q.id for q in store.get_quarantined_jobs()] == ["a"]
+    corrupt("a", good)
+    job = store.retry_quarantined("a")
+    assert job.id == "a"
+    assert store.get_quarantined_jobs() == []
+    assert ids(store.get_all_jobs()) == ["a", "b"]
+    assert ids(store.get_due_jobs(at(10))) == ["a"]
+
+
+def test_remove_quarantined_deletes_the_record(store, make_job, corrupt):
+    store.add_job(make_job("a", at(10)))
+    corrupt("a", b"broken")
+    store.get_all_jobs()
+    store.remove_quarantined("a")
+    assert store.get_quarantined_jobs() == []
+    with pytest.raises(JobLookupError):
+        store.remove_quarantined("a")
+    store.add_job(make_job("a", at(1)))  # id is free again
+    assert ids(store.get_all_jobs()) == ["a"]
+
+
+def test_remove_job_also_removes_a_quarantined_record(store, make_job, corrupt):
+    store.add_job(make_job("a", at(10)))
+    corrupt("a", b"broken")
+    store.get_all_jobs()
+    store.remove_job("a")
     assert store.get_quarantined_jobs() == []
 
 

@@ -6,7 +6,6 @@ run times, never identity.
 
 from __future__ import annotations
 
-import logging
 import random
 from datetime import datetime, timedelta, timezone
 
@@ -16,7 +15,6 @@ from nbsched.jobstores.base import (
     BaseJobStore,
     ConflictingIdError,
     JobLookupError,
-    QuarantinedJob,
 )
 
 UTC = timezone.utc
@@ -199,8 +197,8 @@ def test_microsecond_run_times_survive(store, make_job):
 
 
 def test_many_jobs_stay_ordered(store, backend, make_job):
-    # Database servers pay a network round trip and a durable commit per add; fewer there.
-    count = 2_000 if backend in ("postgresql", "mariadb") else 5_000
+    # Servers pay a network round trip (and a durable commit) per call: fewer jobs there.
+    count = 5_000 if backend in ("memory", "sqlite") else 2_000
     rng = random.Random(20260301)
     offsets = {f"job-{n:05d}": rng.randrange(0, 2_000) for n in range(count)}
     for job_id, offset in offsets.items():
@@ -245,86 +243,6 @@ def test_quarantine_defaults_when_nothing_is_broken(store, make_job):
         store.remove_quarantined("a")
 
 
-def test_a_corrupt_record_is_quarantined_not_lost(store, make_job, corrupt, caplog):
-    for job_id, offset in [("good1", 10), ("bad", 20), ("good2", 30)]:
-        store.add_job(make_job(job_id, at(offset)))
-    corrupt("bad", b"this is not a job record")
-    with caplog.at_level(logging.ERROR, logger="nbsched.jobstores"):
-        due = store.get_due_jobs(at(100))
-    assert ids(due) == ["good1", "good2"]
-    assert any("bad" in rec.getMessage() for rec in caplog.records if rec.levelno >= logging.ERROR)
-
-    quarantined = store.get_quarantined_jobs()
-    assert [q.id for q in quarantined] == ["bad"]
-    assert isinstance(quarantined[0], QuarantinedJob)
-    assert quarantined[0].reason
-    assert quarantined[0].next_run_time == pytest.approx(at(20).timestamp())
-    # never executed, never listed, never deleted, id stays taken
-    assert ids(store.get_all_jobs()) == ["good1", "good2"]
-    assert store.lookup_job("bad") is None
-    assert store.get_next_run_time() == at(10)
-    with pytest.raises(ConflictingIdError):
-        store.add_job(make_job("bad", at(5)))
-
-
-def test_lookup_and_listing_also_quarantine(store, make_job, corrupt):
-    store.add_job(make_job("a", at(10)))
-    store.add_job(make_job("b", None))
-    corrupt("a", b"garbage")
-    corrupt("b", b"more garbage")
-    assert store.lookup_job("a") is None
-    assert store.get_all_jobs() == []
-    assert sorted(q.id for q in store.get_quarantined_jobs()) == ["a", "b"]
-    paused = next(q for q in store.get_quarantined_jobs() if q.id == "b")
-    assert paused.next_run_time is None
-
-
-def test_due_batch_is_refilled_past_quarantined_records(store, make_job, corrupt):
-    for n in range(6):
-        store.add_job(make_job(f"j{n}", at(n)))
-    corrupt("j0", b"x")
-    corrupt("j1", b"y")
-    assert ids(store.get_due_jobs(at(100), limit=3)) == ["j2", "j3", "j4"]
-
-
-def test_retry_quarantined_after_the_record_is_repaired(store, make_job, corrupt):
-    store.add_job(make_job("a", at(10)))
-    store.add_job(make_job("b", at(20)))
-    good = store._encode_job(store.lookup_job("a"))
-    corrupt("a", b"broken")
-    assert store.lookup_job("a") is None
-    # still broken: retry fails, record stays quarantined
-    with pytest.raises(Exception):  # noqa: B017 - the decoding error, whatever it is
-        store.retry_quarantined("a")
-    assert [q.id for q in store.get_quarantined_jobs()] == ["a"]
-    corrupt("a", good)
-    job = store.retry_quarantined("a")
-    assert job.id == "a"
-    assert store.get_quarantined_jobs() == []
-    assert ids(store.get_all_jobs()) == ["a", "b"]
-    assert ids(store.get_due_jobs(at(10))) == ["a"]
-
-
-def test_remove_quarantined_deletes_the_record(store, make_job, corrupt):
-    store.add_job(make_job("a", at(10)))
-    corrupt("a", b"broken")
-    store.get_all_jobs()
-    store.remove_quarantined("a")
-    assert store.get_quarantined_jobs() == []
-    with pytest.raises(JobLookupError):
-        store.remove_quarantined("a")
-    store.add_job(make_job("a", at(1)))  # id is free again
-    assert ids(store.get_all_jobs()) == ["a"]
-
-
-def test_remove_job_also_removes_a_quarantined_record(store, make_job, corrupt):
-    store.add_job(make_job("a", at(10)))
-    corrupt("a", b"broken")
-    store.get_all_jobs()
-    store.remove_job("a")
-    assert store.get_quarantined_jobs() == []
-
-
 # --- history hooks -----------------------------------------------------------------------------
 
 
@@ -340,7 +258,9 @@ def test_base_store_keeps_no_history():
     assert repr(store) == "<Minimal>"
 
 
-def test_memory_store_keeps_no_history(store, backend):
-    if backend != "memory":
-        pytest.skip("persistent stores keep history (see test_run_history)")
+def test_memory_store_keeps_no_history():
+    from nbsched.jobstores.memory import MemoryJobStore
+
+    store = MemoryJobStore()
+    store.record_run(object())
     assert store.get_run_history() is None
