@@ -119,7 +119,10 @@ class SchedulerCore:
                         repeated = True
                         continue
                     seen.add(job_id)
-                    self._process_due_job(job, alias, store, now, events)
+                    try:
+                        self._process_due_job(job, alias, store, now, events)
+                    except Exception:
+                        self._quarantine_broken_job(job, alias, store)
             for event in events:
                 self._dispatch_event(event)
             if len(due) < batch_size or repeated:
@@ -205,6 +208,21 @@ class SchedulerCore:
                     self.max_catchup_runs,
                 )
         return run_times, trigger.get_next_fire_time(run_times[-1], now)
+
+    def _quarantine_broken_job(self, job: Any, alias: str, store: Any) -> None:
+        """A job whose processing raised (a broken trigger): pause it rather than retry forever.
+
+        Without this one bad job would either kill the scheduler thread or, left due, be
+        retried in a tight loop.
+        """
+        self._logger.exception(
+            'Error processing job "%s" -- pausing it (resume it once the cause is fixed)', job.id
+        )
+        try:
+            job.next_run_time = None
+            store.update_job(job)
+        except Exception:
+            self._logger.exception('Could not pause job "%s" in job store %r', job.id, alias)
 
     def _remove_finished_job(self, job: Any, alias: str, store: Any) -> None:
         """Remove a job with no more run times (same events and log as ``remove_job``)."""

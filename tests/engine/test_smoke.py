@@ -224,3 +224,21 @@ def test_concurrent_api_use_while_jobs_fire():
         assert len(scheduler.get_jobs()) == 8 * 50
     finally:
         scheduler.shutdown()
+
+
+def test_a_job_with_a_broken_trigger_is_paused_not_fatal(paused, caplog):
+    class Broken(IntervalTrigger):
+        def get_next_fire_time(self, previous_fire_time, now):
+            if previous_fire_time is not None:
+                raise RuntimeError("broken trigger")
+            return super().get_next_fire_time(previous_fire_time, now)
+
+    past = datetime.now(UTC) - timedelta(seconds=5)
+    paused.add_job(noop, Broken(seconds=1, start_date=past), id="broken", next_run_time=past)
+    paused.add_job(double, "date", run_date=past, args=[1], id="fine", misfire_grace_time=None)
+    with caplog.at_level(logging.ERROR, logger="nbsched.scheduler"):
+        wait_for(paused, EVENT_JOB_EXECUTED, 1, paused.resume)
+        paused.pause()
+    assert paused.get_job("broken").next_run_time is None
+    assert any("pausing it" in r.getMessage() for r in caplog.records)
+    assert paused.get_job("fine") is None  # ran and was removed
