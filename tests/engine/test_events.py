@@ -164,3 +164,56 @@ def test_backlog_runs_in_order_within_one_submission(running, recorder, api):
     assert first.scheduled_run_times[:3] == expected
     executed = [e.scheduled_run_time for e in recorder.matching(ev.EVENT_JOB_EXECUTED, "grid")]
     assert executed[:3] == expected
+
+
+def test_events_for_pending_jobs(scheduler, recorder, api):
+    ev = api.events
+    scheduler.add_job(noop, "date", run_date=FAR, id="a")
+    scheduler.add_job(noop, "date", run_date=FAR, id="b", jobstore="default")
+    assert recorder.events == []  # nothing is added to a store before start
+    scheduler.modify_job("a", name="renamed")
+    scheduler.remove_job("b")
+    scheduler.remove_all_jobs()
+    assert [(e.code, getattr(e, "job_id", None), getattr(e, "jobstore", None))
+            for e in recorder.events] == [
+        (ev.EVENT_JOB_MODIFIED, "a", None),
+        (ev.EVENT_JOB_REMOVED, "b", "default"),
+        (ev.EVENT_ALL_JOBS_REMOVED, None, None),
+    ]
+
+
+def test_listener_masks_after_adding_and_removing_listeners(running, api, make_recorder):
+    """Each listener keeps getting exactly its own events as others come and go."""
+    ev = api.events
+    submitted, executed = make_recorder(), make_recorder()
+    running.add_listener(submitted, ev.EVENT_JOB_SUBMITTED)
+    running.add_listener(executed, ev.EVENT_JOB_EXECUTED)
+    running.add_job(noop, id="one")
+    executed.wait(ev.EVENT_JOB_EXECUTED, "one")
+    submitted.wait(ev.EVENT_JOB_SUBMITTED, "one")
+    running.remove_listener(executed)
+    running.add_job(noop, id="two")
+    submitted.wait(ev.EVENT_JOB_SUBMITTED, "two")
+    running.add_listener(executed, ev.EVENT_JOB_EXECUTED)
+    running.add_job(noop, id="three")
+    executed.wait(ev.EVENT_JOB_EXECUTED, "three")
+    submitted.wait(ev.EVENT_JOB_SUBMITTED, "three")
+    assert {e.code for e in submitted.events} == {ev.EVENT_JOB_SUBMITTED}
+    assert {e.code for e in executed.events} == {ev.EVENT_JOB_EXECUTED}
+    assert "two" not in {e.job_id for e in executed.events}
+
+
+def test_all_events_mask_by_default(running, make_recorder, api):
+    ev = api.events
+    everything = make_recorder()
+    running.add_listener(everything)
+    running.add_job(noop, id="x")
+    everything.wait(ev.EVENT_JOB_REMOVED, "x")
+    codes = everything.codes("x")
+    assert codes[0] == ev.EVENT_JOB_ADDED
+    assert ev.EVENT_JOB_SUBMITTED in codes and ev.EVENT_JOB_EXECUTED in codes
+    assert sum(
+        getattr(ev, name) for name in dir(ev)
+        if name.startswith("EVENT_") and name not in ("EVENT_ALL", "EVENT_SCHEDULER_START")
+        and isinstance(getattr(ev, name), int)
+    ) == ev.EVENT_ALL

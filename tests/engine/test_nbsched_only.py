@@ -288,3 +288,138 @@ def test_cron_fire_times_through():
     latest, total = trigger.fire_times_through(first, first + timedelta(hours=1, minutes=5), 2)
     assert total == 7
     assert latest == [first + timedelta(minutes=50), first + timedelta(hours=1)]
+
+
+# --- plugin lookup ----------------------------------------------------------------------------
+
+
+def test_load_plugin_by_alias():
+    from nbsched.executors.pool import ThreadPoolExecutor
+    from nbsched.jobstores.memory import MemoryJobStore
+    from nbsched.plugins import load_plugin
+    from nbsched.triggers.interval import IntervalTrigger
+
+    assert load_plugin("nbsched.triggers", "interval") is IntervalTrigger
+    assert load_plugin("nbsched.executors", "threadpool") is ThreadPoolExecutor
+    assert load_plugin("nbsched.jobstores", "memory") is MemoryJobStore
+
+
+def test_unknown_alias_lists_the_known_ones(paused):
+    from nbsched.plugins import load_plugin
+
+    with pytest.raises(LookupError) as info:
+        load_plugin("nbsched.triggers", "fortnightly")
+    message = str(info.value)
+    assert "fortnightly" in message
+    assert all(alias in message for alias in ("cron", "date", "interval"))
+    with pytest.raises(LookupError, match="interval"):
+        paused.add_job(noop, "fortnightly")
+    with pytest.raises(LookupError, match="threadpool"):
+        paused.add_executor("no-such-executor", "x")
+
+
+# --- jobs whose function cannot be imported by reference --------------------------------------
+
+
+def test_getstate_keeps_a_local_function_by_value(paused):
+    def local(x):
+        return x + 1
+
+    job = paused.add_job(local, "date", run_date=FAR, args=[1], id="local")
+    state = job.__getstate__()
+    assert state["func"] is local
+    assert job.func_ref is None
+
+
+# --- history edge cases -----------------------------------------------------------------------
+
+
+def test_history_limits(running, recorder, api):
+    running.add_job(noop, id="a")
+    recorder.wait(api.events.EVENT_JOB_EXECUTED, "a")
+    assert running.get_run_history("a", limit=0) == []
+    assert len(running.get_run_history("a", limit=5)) == 1
+    with pytest.raises(ValueError, match="limit"):
+        running.get_run_history("a", limit=-1)
+
+
+def test_history_survives_removal_of_the_job(running, recorder, api):
+    running.add_job(noop, id="gone")
+    recorder.wait(api.events.EVENT_JOB_REMOVED, "gone")
+    assert [r.outcome for r in running.get_run_history("gone")] == ["ok"]
+
+
+def test_history_from_an_asyncio_scheduler(make_scheduler, api):
+    import asyncio
+
+    sched = make_scheduler("asyncio")
+
+    async def coro_job():
+        return "async result"
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        done = asyncio.Event()
+        sched.add_listener(lambda e: loop.call_soon_threadsafe(done.set),
+                           api.events.EVENT_JOB_EXECUTED)
+        sched.start()
+        sched.add_job(coro_job, id="co")
+        await asyncio.wait_for(done.wait(), 10)
+        records = sched.get_run_history("co")
+        sched.shutdown()
+        while sched.running:
+            await asyncio.sleep(0.005)
+        return records
+
+    [record] = asyncio.run(main())
+    assert record.outcome == "ok"
+    assert record.retval_repr == repr("async result")
+
+
+# --- migration from APScheduler ---------------------------------------------------------------
+
+
+def test_import_of_jobs_exported_by_apscheduler(paused):
+    import io
+
+    pytest.importorskip("apscheduler")
+    from apscheduler.schedulers.background import BackgroundScheduler as ApBackground
+
+    from nbsched.triggers.cron import CronTrigger
+    from nbsched.triggers.date import DateTrigger
+    from nbsched.triggers.interval import IntervalTrigger
+
+    source = ApBackground(timezone="UTC")
+    source.start(paused=True)
+    try:
+        source.add_job("math:hypot", "interval", minutes=5, args=[3, 4], id="i", name="Hyp",
+                       max_instances=2, coalesce=False, misfire_grace_time=None)
+        source.add_job("math:sqrt", "cron", hour=6, minute=15, args=[9], id="c")
+        source.add_job("math:floor", "date", run_date=FAR, args=[1.5], id="d")
+        source.add_job("math:ceil", "interval", hours=1, args=[1.5], id="p", next_run_time=None)
+        buffer = io.StringIO()
+        source.export_jobs(buffer)
+        originals = {j.id: j for j in source.get_jobs()}
+    finally:
+        source.shutdown(wait=False)
+
+    paused.import_jobs(io.StringIO(buffer.getvalue()))
+    jobs = {j.id: j for j in paused.get_jobs()}
+    assert jobs.keys() == originals.keys()
+    assert isinstance(jobs["i"].trigger, IntervalTrigger)
+    assert isinstance(jobs["c"].trigger, CronTrigger)
+    assert isinstance(jobs["d"].trigger, DateTrigger)
+    for job_id, original in originals.items():
+        job = jobs[job_id]
+        assert job.func is original.func
+        assert tuple(job.args) == tuple(original.args)
+        assert (job.name, job.max_instances, job.coalesce, job.misfire_grace_time) == (
+            original.name, original.max_instances, original.coalesce,
+            original.misfire_grace_time,
+        )
+        assert job.next_run_time == original.next_run_time
+        assert str(job.trigger) == str(original.trigger)
+    now = datetime.now(UTC)
+    assert jobs["c"].trigger.get_next_fire_time(None, now) == (
+        originals["c"].trigger.get_next_fire_time(None, now)
+    )
