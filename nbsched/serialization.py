@@ -441,7 +441,8 @@ def _open_record(payload: bytes, *, verified: bool) -> tuple[dict[str, Any], dic
     """Check framing (and the tag when ``verified``); return the header and the raw parts."""
     if not isinstance(payload, (bytes, bytearray, memoryview)):
         raise TypeError(f"payload must be bytes, not {type(payload).__name__}")
-    payload = bytes(payload)
+    if type(payload) is not bytes:
+        payload = bytes(payload)
     if len(payload) < _BODY_OFFSET or payload[: len(MAGIC)] != MAGIC:
         raise SignatureError(
             "not a signed nbsched job record (missing the record marker); it was written by "
@@ -463,7 +464,7 @@ def _open_record(payload: bytes, *, verified: bool) -> tuple[dict[str, Any], dic
         )
     try:
         (header_len,) = _HEADER_LEN.unpack_from(body)
-        header = json.loads(body[_HEADER_LEN.size : _HEADER_LEN.size + header_len])
+        header = json.loads(body[_HEADER_LEN.size : _HEADER_LEN.size + header_len].decode())
         if not isinstance(header, dict):
             raise ValueError("the header is not a JSON object")
         offset = _HEADER_LEN.size + header_len

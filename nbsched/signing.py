@@ -52,6 +52,7 @@ _RECHECK_SECONDS = 1.0
 _Identity = tuple[int, int, int, int]
 _cache: dict[str | None, tuple[Path, _Identity, bytes, float]] = {}
 _cache_lock = threading.Lock()
+_env_keys: dict[str, bytes] = {}
 
 
 class SigningKeyError(RuntimeError):
@@ -71,7 +72,12 @@ def get_key() -> bytes:
     """
     secret = os.environ.get(SECRET_KEY_ENV)
     if secret:
-        return hashlib.sha256(secret.encode("utf-8")).digest()
+        key = _env_keys.get(secret)
+        if key is None:
+            key = hashlib.sha256(secret.encode("utf-8")).digest()
+            _env_keys.clear()  # only ever the current secret
+            _env_keys[secret] = key
+        return key
 
     # Keyed by the data-dir override so tests (and tools) that switch directories get the
     # right key; the file is re-checked at most once a second to notice it being replaced.
@@ -94,7 +100,7 @@ def sign(body: bytes) -> bytes:
     """Return the HMAC-SHA256 tag of ``body`` under the current key."""
     if not isinstance(body, (bytes, bytearray, memoryview)):
         raise TypeError(f"body must be bytes, not {type(body).__name__}")
-    return hmac.new(get_key(), body, hashlib.sha256).digest()
+    return hmac.digest(get_key(), body, "sha256")
 
 
 def verify(body: bytes, tag: bytes) -> bool:
