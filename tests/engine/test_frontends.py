@@ -223,3 +223,68 @@ def test_asyncio_scheduler_default_executor(make_scheduler, api):
             await _until(lambda: not sched.running)
 
     assert isinstance(asyncio.run(main()), api.AsyncIOExecutor)
+
+
+def test_asyncio_scheduler_on_a_loop_running_in_another_thread(make_scheduler, api, wait_for):
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="loop-thread", daemon=True)
+    thread.start()
+    try:
+        sched = make_scheduler("asyncio", event_loop=loop)
+        where = []
+        ran = threading.Event()
+
+        async def job():
+            where.append(threading.current_thread().name)
+            ran.set()
+
+        sched.start()  # from this thread; the scheduler works inside the loop's thread
+        sched.add_job(job)
+        assert ran.wait(10)
+        assert where == ["loop-thread"]
+        sched.shutdown()  # takes effect inside the loop
+        wait_for(lambda: not sched.running)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+
+
+def test_asyncio_scheduler_pause_and_resume(make_scheduler, api):
+    sched = make_scheduler("asyncio")
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        ran = asyncio.Event()
+        sched.start(paused=True)
+        sched.add_job(lambda: loop.call_soon_threadsafe(ran.set))
+        await asyncio.sleep(0.1)
+        assert not ran.is_set()
+        sched.resume()
+        await asyncio.wait_for(ran.wait(), 10)
+        sched.pause()
+        assert sched.state == api.STATE_PAUSED
+        sched.shutdown()
+        await _until(lambda: not sched.running)
+
+    asyncio.run(main())
+
+
+def test_blocking_scheduler_started_paused_and_resumed_from_another_thread(
+    make_scheduler, api, wait_for
+):
+    sched = make_scheduler("blocking")
+    ran = threading.Event()
+    sched.add_job(ran.set)
+    thread = threading.Thread(target=lambda: sched.start(paused=True))
+    thread.start()
+    try:
+        wait_for(lambda: sched.state == api.STATE_PAUSED)
+        assert not ran.is_set()
+        sched.resume()
+        assert ran.wait(10)
+    finally:
+        sched.shutdown()
+        thread.join(10)
+    assert not thread.is_alive()
+
