@@ -205,11 +205,24 @@ def is_by_reference(func: Any) -> bool:
     except (TypeError, ValueError):
         return False
     module_name = ref.partition(":")[0]
-    if module_name == "__main__":
+    if module_name == "__main__" or _registered_by_value(module_name):
         return False
     module = sys.modules.get(module_name)
     return module is not None and (
         getattr(module, "__spec__", None) is not None or module_name in sys.builtin_module_names
+    )
+
+
+def _registered_by_value(module_name: str) -> bool:
+    """Whether the user registered this module with ``cloudpickle.register_pickle_by_value``.
+
+    That registry is private to cloudpickle, so its absence just means "nothing registered".
+    """
+    registered = getattr(cloudpickle.cloudpickle, "_PICKLE_BY_VALUE_MODULES", None)
+    if not registered:
+        return False
+    return any(
+        module_name == name or module_name.startswith(name + ".") for name in registered
     )
 
 
@@ -404,13 +417,16 @@ def _dumps(obj: Any, job_id: Any, what: str) -> bytes:
 
     Plain pickle is tried first because it is several times faster than cloudpickle; its
     result is kept only when it does not refer to ``__main__`` (which another process does not
-    share). Anything plain pickle refuses or that mentions ``__main__`` — notebook classes and
+    share) and no module was registered with ``cloudpickle.register_pickle_by_value``.
+    Anything plain pickle refuses or that mentions ``__main__`` — notebook classes and
     functions, lambdas, closures — goes through cloudpickle, which pickles those by value.
     """
-    try:
-        data = pickle.dumps(obj, _PICKLE_PROTOCOL)
-    except Exception:
-        data = None
+    data = None
+    if not getattr(cloudpickle.cloudpickle, "_PICKLE_BY_VALUE_MODULES", None):
+        try:
+            data = pickle.dumps(obj, _PICKLE_PROTOCOL)
+        except Exception:
+            data = None
     if data is not None and b"__main__" not in data:
         return data
     try:

@@ -593,3 +593,64 @@ def test_record_is_compact_and_fast_enough() -> None:
     for _ in range(200):
         decode_job_state(encode_job_state(state_for(add)))
     assert datetime.now() - start < timedelta(seconds=5)
+
+
+def test_modules_registered_with_cloudpickle_are_stored_by_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``cloudpickle.register_pickle_by_value`` is honoured for the function and arguments."""
+    import cloudpickle
+
+    (tmp_path / "nbsched_byvalue_mod.py").write_text(
+        "class Box:\n    def __init__(self, v):\n        self.v = v\n\n"
+        "def unbox(box):\n    return box.v + 1\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import nbsched_byvalue_mod as mod  # type: ignore[import-not-found]
+
+    cloudpickle.register_pickle_by_value(mod)
+    try:
+        assert not is_by_reference(mod.unbox)
+        payload = encode_job_state(state_for(mod.unbox, args=(mod.Box(41),)))
+    finally:
+        cloudpickle.unregister_pickle_by_value(mod)
+    assert describe_record(payload)["by_value"]
+    record = tmp_path / "record.bin"
+    record.write_bytes(payload)
+    (tmp_path / "nbsched_byvalue_mod.py").unlink()  # the other process cannot import it
+    out = run_python(
+        f"""
+        from pathlib import Path
+        from nbsched.serialization import decode_job_state
+        state = decode_job_state(Path({str(record)!r}).read_bytes())
+        print(state["func"](*state["args"]))
+        """,
+        cwd=tmp_path,
+    )
+    assert out.strip() == "42"
+
+
+def test_function_from_a_real_ipython_cell(tmp_path: Path) -> None:
+    """A function typed into an IPython shell is stored by value with the cell's source."""
+    pytest.importorskip("IPython")
+    out = run_python(
+        """
+        from IPython.core.interactiveshell import InteractiveShell
+        shell = InteractiveShell.instance()
+        cell = "def tripled(x):\\n    # typed in a cell\\n    return 3 * x\\n"
+        assert shell.run_cell(cell).success
+        result = shell.run_cell(
+            "from nbsched.serialization import encode_job_state\\n"
+            "payload = encode_job_state({'id': 'nb', 'func': tripled, 'args': (14,), "
+            "'kwargs': {}})"
+        )
+        assert result.success, result.error_in_exec
+        print(shell.user_ns["payload"].hex())
+        """,
+        cwd=tmp_path,
+    )
+    payload = bytes.fromhex(out.strip().splitlines()[-1])
+    info = describe_record(payload)
+    assert info["by_value"] and info["func"] == "tripled"
+    assert "# typed in a cell" in info["source"]
+    assert call(decode_job_state(payload)) == 42
