@@ -92,12 +92,19 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+#: Pages the SQLite WAL may grow to before it is copied back into the database (4 KiB each,
+#: so about 40 MB). A checkpoint writes scattered pages and syncs twice; doing it every 10,000
+#: pages instead of SQLite's 1,000 roughly halves the cost of a small commit.
+SQLITE_WAL_AUTOCHECKPOINT = 10_000
+
+
 def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     """WAL + synchronous=NORMAL: durable against process death, no fsync per commit."""
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_AUTOCHECKPOINT}")
         cursor.execute("PRAGMA busy_timeout=10000")
     finally:
         cursor.close()
