@@ -488,3 +488,15 @@ def test_carry_across_spring_forward_does_not_skip_a_day():
     assert previous.isoformat() == "2027-11-01T00:00:00+11:00"
     aps = aps_cron.CronTrigger(timezone=LORD_HOWE, **kwargs).get_next_fire_time(start, start)
     assert aps.isoformat() == "2029-10-01T00:00:00+10:30"
+
+
+def test_pickled_cron_trigger_is_small_and_round_trips() -> None:
+    # Fields pickle as their expression text; compiled tables are rebuilt on load.
+    import pickle
+
+    trigger = CronTrigger(hour="9-17", minute="*/5", day_of_week="mon-fri", timezone="UTC")
+    payload = pickle.dumps(trigger)
+    assert len(payload) < 1_000
+    restored = pickle.loads(payload)
+    assert restored == trigger
+    assert restored.preview(5) == trigger.preview(5)

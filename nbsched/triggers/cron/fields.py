@@ -91,6 +91,11 @@ class BaseField:
         #: The expressions whose values depend on the month (day field only).
         self.dynamic: tuple[Expression, ...] = tuple(e for e in self.expressions if e.dynamic)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickle the expression text, not the compiled values: a year field alone holds 8,030
+        # of them, which made every stored cron job ~25 KB. Recompiling on load is cheap.
+        return (make_field, (self.name, str(self), self.is_default))
+
     @property
     def is_wildcard(self) -> bool:
         """True when the field allows every value (so it restricts nothing)."""
