@@ -855,12 +855,57 @@ def _json_object_hook(dct: dict[str, Any]) -> Any:
     class_ref = dct.get("__apscheduler_class__")
     if class_ref and "__apscheduler_state__" in dct:
         if class_ref.startswith("apscheduler."):
-            class_ref = "nbsched." + class_ref[len("apscheduler."):]
+            return _from_apscheduler_state(class_ref, dct["__apscheduler_state__"])
         cls = ref_to_obj(class_ref)
         obj = object.__new__(cls)
         obj.__setstate__(dct["__apscheduler_state__"])
         return obj
     return dct
+
+
+def _from_apscheduler_state(class_ref: str, state: Mapping[str, Any]) -> Any:
+    """Rebuild the nbsched twin of an APScheduler 3 trigger from its pickled-state dict.
+
+    The two libraries' trigger states differ in version and layout, so the state is read
+    field by field and the nbsched trigger is built through its constructor (or its own state
+    where the fields coincide).
+    """
+    from nbsched.triggers.calendarinterval import CalendarIntervalTrigger
+    from nbsched.triggers.combining import AndTrigger, OrTrigger
+    from nbsched.triggers.cron import CronTrigger
+    from nbsched.triggers.date import DateTrigger
+    from nbsched.triggers.interval import IntervalTrigger
+
+    name = class_ref.rpartition(":")[2]
+    jitter = state.get("jitter")
+    if name == "DateTrigger":
+        return DateTrigger(run_date=state["run_date"])
+    if name == "IntervalTrigger":
+        trigger = IntervalTrigger.__new__(IntervalTrigger)
+        trigger.__setstate__({
+            "version": 1, "timezone": as_timezone(state["timezone"]),
+            "start_date": state["start_date"], "end_date": state["end_date"],
+            "interval": state["interval"], "jitter": jitter,
+        })
+        return trigger
+    if name == "CronTrigger":
+        expressions = {field.name: str(field) for field in state["fields"]
+                       if not getattr(field, "is_default", False)}
+        return CronTrigger(**expressions, start_date=state["start_date"],
+                           end_date=state["end_date"], timezone=state["timezone"],
+                           jitter=jitter)
+    if name == "CalendarIntervalTrigger":
+        years, months, weeks, days = state["interval"]
+        hour, minute, second = state["time"]
+        return CalendarIntervalTrigger(
+            years=years, months=months, weeks=weeks, days=days, hour=hour, minute=minute,
+            second=second, start_date=state["start_date"], end_date=state["end_date"],
+            timezone=state["timezone"], jitter=jitter,
+        )
+    if name in ("AndTrigger", "OrTrigger"):
+        members = [_from_apscheduler_state(ref, member) for ref, member in state["triggers"]]
+        return (AndTrigger if name == "AndTrigger" else OrTrigger)(members, jitter=jitter)
+    raise ValueError(f"import_jobs: no nbsched counterpart for APScheduler class {class_ref}")
 
 
 def _dump_jobs(jobs: list[Job], outfile: IO[str]) -> None:
