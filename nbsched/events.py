@@ -130,7 +130,11 @@ class JobExecutionEvent(JobEvent):
     :ivar traceback: the formatted traceback text (on error)
     :ivar start_time: when the run started (None for a missed run)
     :ivar end_time: when the run ended (None for a missed run)
+    :ivar output: what a process-pool run printed or logged in its worker, as a list of
+        ``(unix_time, stream, text)`` (None when nothing was captured there)
     """
+
+    output: list[tuple[float, str, str]] | None = None
 
     def __init__(
         self,

@@ -24,6 +24,7 @@ from nbsched.events import (
     EVENT_JOB_MISSED,
     JobExecutionEvent,
 )
+from nbsched.runcontext import RunContext, reset_run, set_run
 
 __all__ = [
     "BaseExecutor",
@@ -153,9 +154,15 @@ def run_job(
             continue
 
         logger.info('Running job "%s" (scheduled at %s)', job, run_time)
+        # The run context marks everything the call does (prints, logs, displays) as this
+        # run's, so output capture can route it to the job's log instead of a cell.
+        token = set_run(RunContext(job_id, jobstore_alias, run_time))
         try:
             retval = func(*args, **kwargs)
-        except (Exception, SystemExit) as exc:
+        except BaseException as exc:
+            reset_run(token)
+            if not isinstance(exc, (Exception, SystemExit)):
+                raise
             end = datetime.now(_UTC)
             tb = _user_traceback(exc.__traceback__)
             events.append(
@@ -175,6 +182,7 @@ def run_job(
             traceback_module.clear_frames(exc.__traceback__)
             del exc, tb
         else:
+            reset_run(token)
             events.append(
                 JobExecutionEvent(
                     EVENT_JOB_EXECUTED,
@@ -209,9 +217,15 @@ async def run_coroutine_job(
             continue
 
         logger.info('Running job "%s" (scheduled at %s)', job, run_time)
+        # Set inside the task: the variable is local to this task's context, so the cell and
+        # other tasks on the same loop thread never see it.
+        token = set_run(RunContext(job.id, jobstore_alias, run_time))
         try:
             retval = await job.func(*job.args, **job.kwargs)
-        except (Exception, SystemExit) as exc:
+        except BaseException as exc:
+            reset_run(token)
+            if not isinstance(exc, (Exception, SystemExit)):
+                raise
             end = datetime.now(_UTC)
             tb = _user_traceback(exc.__traceback__)
             events.append(
@@ -230,6 +244,7 @@ async def run_coroutine_job(
             traceback_module.clear_frames(exc.__traceback__)
             del exc, tb
         else:
+            reset_run(token)
             events.append(
                 JobExecutionEvent(
                     EVENT_JOB_EXECUTED,

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import logging
 import pickle
+import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +27,7 @@ import cloudpickle
 
 from nbsched.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 from nbsched.executors.base import error_events, format_exception_text, run_job
+from nbsched.runcontext import current_run
 
 __all__ = [
     "RemoteJobError",
@@ -150,12 +153,116 @@ def run_packed_call(
         return cloudpickle.dumps(events)
 
     job = _JobView(job_id, label, func, args, kwargs, grace)
+    collector = _WorkerOutput()
     try:
-        events = run_job(job, jobstore_alias, run_times, logger_name)
+        with collector:
+            events = run_job(job, jobstore_alias, run_times, logger_name)
     except BaseException as exc:
         logging.getLogger(logger_name).error("Job %s interrupted in worker", label)
         events = error_events(job_id, jobstore_alias, run_times, exc)
+    collector.attach(events)
     return cloudpickle.dumps([_make_transferable(event) for event in events])
+
+
+#: How worker-side log records are rendered (the stdlib's ``basicConfig`` layout).
+LOG_FORMAT = "%(levelname)s:%(name)s:%(message)s"
+
+
+class _WorkerStream:
+    """A stand-in ``sys.stdout``/``sys.stderr`` that records what a job writes."""
+
+    def __init__(self, owner: _WorkerOutput, name: str, original: Any) -> None:
+        self._owner = owner
+        self._name = name
+        self._original = original
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        self._owner.add(self._name, text)
+        return len(text)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._original, name)
+
+
+class _WorkerLogHandler(logging.Handler):
+    def __init__(self, owner: _WorkerOutput) -> None:
+        super().__init__()
+        self._owner = owner
+        self.setFormatter(logging.Formatter(LOG_FORMAT))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # The engine's own records (``nbsched.*``) describe the run; events carry that.
+        if record.name.startswith("nbsched."):
+            return
+        try:
+            text = self.format(record)
+        except Exception:
+            text = str(record.msg)
+        self._owner.add("log", text + "\n")
+
+
+class _WorkerOutput:
+    """Capture a process-pool run's output in the worker so it can travel back.
+
+    A worker process has no notebook to print into (its stdout is the terminal that started
+    Jupyter), so while the job runs its ``sys.stdout``/``sys.stderr`` are swapped for
+    recorders and a handler on the root logger collects its log records. Each piece is
+    tagged with the scheduled time of the run current when it was written, and
+    :meth:`attach` hands every event its own run's pieces as ``event.output``: a list of
+    ``(unix_time, stream, text)`` with stream ``"stdout"``, ``"stderr"`` or ``"log"``.
+    """
+
+    def __init__(self) -> None:
+        self._pieces: list[tuple[float, Any, str, str]] = []
+
+    def add(self, stream: str, text: str) -> None:
+        if not text:
+            return
+        run = current_run()
+        key = run.scheduled_time if run is not None else None
+        pieces = self._pieces
+        if pieces and pieces[-1][1] == key and pieces[-1][2] == stream:
+            stamp, _, _, previous = pieces[-1]
+            pieces[-1] = (stamp, key, stream, previous + text)  # one entry per burst
+        else:
+            pieces.append((time.time(), key, stream, text))
+
+    def __enter__(self) -> _WorkerOutput:
+        self._saved = (sys.stdout, sys.stderr)
+        sys.stdout = _WorkerStream(self, "stdout", sys.stdout)
+        sys.stderr = _WorkerStream(self, "stderr", sys.stderr)
+        self._handler = _WorkerLogHandler(self)
+        logging.getLogger().addHandler(self._handler)
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        logging.getLogger().removeHandler(self._handler)
+        sys.stdout, sys.stderr = self._saved
+
+    def attach(self, events: Sequence[JobExecutionEvent]) -> None:
+        if not self._pieces or not events:
+            return
+        by_time: dict[Any, list[tuple[float, str, str]]] = {}
+        for stamp, key, stream, text in self._pieces:
+            by_time.setdefault(key, []).append((stamp, stream, text))
+        unclaimed = by_time.pop(None, [])
+        for event in events:
+            output = by_time.pop(event.scheduled_run_time, None)
+            if output or unclaimed:
+                event.output = [*unclaimed, *(output or [])]
+                unclaimed = []
 
 
 def load_events(data: bytes) -> list[JobExecutionEvent]:
