@@ -5,6 +5,42 @@ An APScheduler-3-compatible engine (replace the import prefix ``apscheduler`` wi
 survive kernel restarts.
 """
 
+from __future__ import annotations
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from nbsched.notebook.kernel import KernelScheduler
+
+__all__ = [
+    "__version__",
+    "get_scheduler",
+    "load_ipython_extension",
+    "unload_ipython_extension",
+]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext nbsched``: start (or reuse) the kernel scheduler and add ``%schedule``.
+
+    Imported lazily so ``import nbsched`` stays light (no IPython, no SQLAlchemy).
+    """
+    from nbsched.notebook.extension import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext nbsched``: remove the magics and stop the kernel scheduler."""
+    from nbsched.notebook.extension import unload_ipython_extension as unload
+
+    unload(ipython)
+
+
+def get_scheduler() -> KernelScheduler:
+    """The kernel's scheduler: created and started on first use, the same object after."""
+    from nbsched.notebook.kernel import get_scheduler as get
+
+    return get()
