@@ -182,7 +182,8 @@ def test_events_for_pending_jobs(scheduler, recorder, api):
     ]
 
 
-def test_listener_masks_after_adding_and_removing_listeners(running, api, make_recorder):
+def test_listener_masks_after_adding_and_removing_listeners(running, recorder, api,
+                                                            make_recorder):
     """Each listener keeps getting exactly its own events as others come and go."""
     ev = api.events
     submitted, executed = make_recorder(), make_recorder()
@@ -194,6 +195,7 @@ def test_listener_masks_after_adding_and_removing_listeners(running, api, make_r
     running.remove_listener(executed)
     running.add_job(noop, id="two")
     submitted.wait(ev.EVENT_JOB_SUBMITTED, "two")
+    recorder.wait(ev.EVENT_JOB_EXECUTED, "two")  # the fixture's catch-all listener
     running.add_listener(executed, ev.EVENT_JOB_EXECUTED)
     running.add_job(noop, id="three")
     executed.wait(ev.EVENT_JOB_EXECUTED, "three")
