@@ -248,7 +248,14 @@ def _parse_when(tokens: list[Token], i: int) -> tuple[WhenSpec, int]:
             word = tokens[i].text
             lower = word.lower()
             unit_after_number = lower in _UNITS and words and _NUMBER.match(words[-1])
-            if _DURATION_WORD.match(word) or unit_after_number:
+            if _NUMBER.match(word):
+                # a bare number belongs to the duration only when a unit follows it
+                # ("every 10 minutes"), or when nothing came before (reported as unitless)
+                following = tokens[i + 1].text.lower() if i + 1 < len(tokens) else ""
+                if words and following not in _UNITS:
+                    break
+                words.append(word)
+            elif _DURATION_WORD.match(word) or unit_after_number:
                 words.append(word)
             elif lower in _LONE_UNITS and not words and kind == "every":
                 words.append(f"1{lower}")
