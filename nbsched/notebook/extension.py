@@ -28,6 +28,7 @@ def loaded_state(shell: Any) -> dict[str, Any] | None:
 
 
 def _install_capture(shell: Any, scheduler: Any) -> Any:
+    """Install (or get) the kernel's output capture watching ``scheduler``; None if missing."""
     try:
         from nbsched.notebook.capture import install_capture
     except ImportError:
@@ -39,35 +40,20 @@ def _install_capture(shell: Any, scheduler: Any) -> Any:
         return None
 
 
-def _recover(shell: Any, scheduler: Any) -> None:
-    """Let the restart recovery mark abandoned runs and report missed ones (if available)."""
-    try:
-        from nbsched.notebook import recovery
-    except ImportError:
-        return
-    recover = getattr(recovery, "recover", None)
-    if recover is None:
-        return
-    try:
-        recover(scheduler)
-    except Exception:
-        logger.exception("Restart recovery failed")
-
-
 def load_ipython_extension(shell: Any) -> None:
     """Get or create the kernel scheduler; install capture, ``%schedule`` and formatters."""
     from nbsched.notebook.magics import ScheduleMagics
 
-    scheduler = get_scheduler()
+    # A new scheduler starts paused: capture is installed before any stored job runs.
+    scheduler = get_scheduler(setup=lambda new: _install_capture(shell, new))
     state = _loaded.get(id(shell))
     if state is not None and state["scheduler"] is scheduler:
         return
-    capture = _install_capture(shell, scheduler)
+    capture = _install_capture(shell, scheduler)  # idempotent: the one installed above
     magics = ScheduleMagics(shell, scheduler, capture)
     shell.register_magics(magics)
     display.register_formatters(shell)
     _loaded[id(shell)] = {"scheduler": scheduler, "magics": magics, "capture": capture}
-    _recover(shell, scheduler)
     logger.info("nbsched loaded: %d stored jobs", len(scheduler.get_jobs()))
 
 

@@ -26,7 +26,7 @@ import atexit
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from nbsched.executors.base import is_coroutine_callable
@@ -178,12 +178,17 @@ class KernelScheduler(BackgroundScheduler):
         return super().add_job(func, trigger, *positional, **options)
 
 
-def get_scheduler(**options: Any) -> KernelScheduler:
+def get_scheduler(
+    setup: Callable[[KernelScheduler], Any] | None = None, **options: Any
+) -> KernelScheduler:
     """Return this process's kernel scheduler, creating and starting it on first use.
 
     Thread-safe and idempotent: every call (and every ``%load_ext nbsched``) gets the same
-    object, so re-running a setup cell never creates a second scheduler. ``options`` are used
-    only when the scheduler is created.
+    object, so re-running a setup cell never creates a second scheduler. A new scheduler is
+    started *paused*; restart recovery (abandoned runs, the once-only missed-runs report)
+    and ``setup(scheduler)`` (the extension installs output capture there) run before it
+    resumes, so no stored job runs before its output can be captured. ``setup`` and
+    ``options`` are used only when the scheduler is created.
     """
     global _scheduler
     scheduler = _scheduler
@@ -192,10 +197,28 @@ def get_scheduler(**options: Any) -> KernelScheduler:
     with _scheduler_lock:
         if _scheduler is None or not _scheduler.running:
             scheduler = KernelScheduler(**options)
-            scheduler.start()
+            scheduler.start(paused=True)
+            try:
+                if setup is not None:
+                    setup(scheduler)
+                _recover(scheduler)
+            finally:
+                scheduler.resume()
             _scheduler = scheduler
             logger.info("Kernel scheduler started (pid %d)", os.getpid())
         return _scheduler
+
+
+def _recover(scheduler: KernelScheduler) -> None:
+    """Mark runs a dead kernel left unfinished as abandoned; report missed runs once."""
+    try:
+        from nbsched.notebook.recovery import recover
+    except ImportError:  # pragma: no cover - recovery ships with the notebook layer
+        return
+    try:
+        recover(scheduler)
+    except Exception:
+        logger.exception("Restart recovery failed; stored jobs still run")
 
 
 def reset_scheduler(wait: bool = False) -> None:
