@@ -116,3 +116,36 @@ def test_redis_url_and_db_are_used():
     store = RedisJobStore(db=2, host="127.0.0.1")
     assert store.redis.connection_pool.connection_kwargs["db"] == 2
     assert store.jobs_key == "nbsched.jobs" and store.run_times_key == "nbsched.run_times"
+
+
+def test_sqlite_store_is_safe_to_share_between_threads(tmp_path, make_job):
+    import threading
+    from datetime import datetime, timedelta, timezone
+
+    store = SQLAlchemyJobStore(url=f"sqlite:///{tmp_path / 'threads.db'}")
+    store.start(None, "default")
+    base = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    jobs = [make_job(f"t{n:03d}", base + timedelta(seconds=n)) for n in range(200)]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def worker(part: int) -> None:
+        try:
+            barrier.wait()
+            for job in jobs[part::4]:
+                store.add_job(job)
+                assert store.lookup_job(job.id) is not None
+                store.get_due_jobs(base + timedelta(seconds=50), limit=10)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(part,)) for part in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert errors == []
+        assert [job.id for job in store.get_all_jobs()] == sorted(job.id for job in jobs)
+    finally:
+        store.shutdown()
