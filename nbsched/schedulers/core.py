@@ -183,6 +183,9 @@ class SchedulerCore:
         if first is None or first > now:
             return [], first
         trigger = job.trigger
+        if getattr(trigger, "_fires_once", False):
+            # A one-shot (date) job is used up by any run, even one moved earlier.
+            return [first], None
         following = trigger.get_next_fire_time(first, now)
         if following is None or following > now:
             return [first], following

@@ -33,6 +33,8 @@ class BaseTrigger(ABC):
     _state_version: ClassVar[int] = 1
     #: Attribute names that make up the trigger's identity and pickled state.
     _state_fields: ClassVar[tuple[str, ...]] = ()
+    #: True for one-shot triggers: the scheduler finishes their job after any run.
+    _fires_once: ClassVar[bool] = False
 
     # --- the contract -------------------------------------------------------------
     @abstractmethod

@@ -34,8 +34,13 @@ class DateTrigger(BaseTrigger):
     aware value keeps its own zone.
     """
 
+    __slots__ = ("run_date",)
     _state_version = 1
     _state_fields = ("run_date",)
+    #: A job on this trigger is finished by any run, even one moved earlier than
+    #: ``run_date`` (APScheduler's rule, applied by the scheduler core); see
+    #: ``get_next_fire_time`` for why the trigger itself is more lenient.
+    _fires_once = True
 
     def __init__(
         self,
@@ -60,9 +65,10 @@ class DateTrigger(BaseTrigger):
         self, previous_fire_time: datetime | None, now: datetime
     ) -> datetime | None:
         # APScheduler fires only when there is no previous fire time. Also firing when
-        # the previous one is earlier than run_date changes nothing for a lone date
-        # trigger (its only previous fire time is run_date itself) but keeps it from
-        # being dropped by an OrTrigger whose other member fired first.
+        # the previous one is earlier than run_date keeps the trigger from being dropped
+        # by an OrTrigger whose other member fired first. A lone date job moved to an
+        # earlier time would then run twice, so the scheduler core ends such a job after
+        # any run (``_fires_once``), exactly as APScheduler does.
         if previous_fire_time is None or _utc(previous_fire_time) < _utc(self.run_date):
             return self.run_date
         return None
