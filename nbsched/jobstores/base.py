@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from nbsched.history import RunRecord  # re-exported: the record type of the history hooks
+
 if TYPE_CHECKING:  # pragma: no cover - imports for annotations only
-    from nbsched.history import RunRecord
     from nbsched.job import Job
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "ConflictingIdError",
     "JobLookupError",
     "QuarantinedJob",
+    "RunRecord",
     "TransientJobError",
 ]
 
