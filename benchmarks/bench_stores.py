@@ -7,9 +7,9 @@ interval trigger and ``operator.add(1, 2)`` stored by reference.
 
 Backends: an SQLite file in a fresh temporary directory (the headline figure), and, when the
 services answer on loopback, PostgreSQL and Redis (URLs from ``NBSCHED_TEST_POSTGRES_URL`` /
-``NBSCHED_TEST_REDIS_URL``). Every run uses its own table / key prefix and removes it. The best of
-a few repeats is reported because the machine is shared. ``run(scale)`` returns the figures
-(``scale`` defaults to ``NBSCHED_BENCH_SCALE``); running the module prints a table.
+``NBSCHED_TEST_REDIS_URL``). Every run uses its own table / key prefix and removes it. The best
+of a few interleaved repeats is reported because the machine is shared. ``run(scale)`` returns
+the figures (``scale`` defaults to ``NBSCHED_BENCH_SCALE``); running the module prints a table.
 """
 
 from __future__ import annotations
@@ -192,10 +192,17 @@ def _time_once(backend: str, library: str, count: int) -> tuple[float, float]:
     return added - began, done - added
 
 
-def _best(backend: str, library: str, count: int) -> dict[str, float]:
-    runs = [_time_once(backend, library, count) for _ in range(REPEATS)]
-    add, listing = min(runs, key=sum)
-    return {"add": add, "list": listing, "total": add + listing}
+def _best_pair(backend: str, count: int) -> tuple[dict[str, float], dict[str, float]]:
+    """Best of REPEATS for each library, runs interleaved so a load change hits both."""
+    runs: dict[str, list[tuple[float, float]]] = {"nbsched": [], "apscheduler": []}
+    for _ in range(REPEATS):
+        for library in runs:
+            runs[library].append(_time_once(backend, library, count))
+    best = {}
+    for library, timings in runs.items():
+        add, listing = min(timings, key=sum)
+        best[library] = {"add": add, "list": listing, "total": add + listing}
+    return best["nbsched"], best["apscheduler"]
 
 
 def _available(backend: str) -> str | None:
@@ -234,8 +241,7 @@ def run(scale: float | None = None) -> dict:
             results["skipped"][backend] = reason
             print(f"bench_stores: {backend} skipped ({reason})", file=sys.stderr)
             continue
-        ours = _best(backend, "nbsched", count)
-        theirs = _best(backend, "apscheduler", count)
+        ours, theirs = _best_pair(backend, count)
         results["backends"][backend] = {"nbsched": ours, "apscheduler": theirs}
         results["ratios"][backend] = theirs["total"] / ours["total"]
     return results
