@@ -36,6 +36,7 @@ __all__ = [
     "trigger_rich",
     "trigger_table",
     "unregister_formatters",
+    "when_text",
 ]
 
 _CSS = (
@@ -148,7 +149,8 @@ def relative_time(moment: datetime | None, now: datetime | None = None) -> str:
     return f"in {text}" if delta >= 0 else f"{text} ago"
 
 
-def _when(moment: datetime | None) -> str:
+def when_text(moment: datetime | None) -> str:
+    """``"2026-12-01 09:00:00 (in 3 days)"`` — the time and how far away it is."""
     if moment is None:
         return "-"
     return f"{moment:%Y-%m-%d %H:%M:%S} ({relative_time(moment)})"
@@ -212,7 +214,7 @@ def job_table(job: Any) -> Table:
         ("call", _call_text(job)),
         ("trigger", describe_trigger(job.trigger)),
         ("state", job_state(job)),
-        ("next run", _when(job.next_run_time)),
+        ("next run", when_text(job.next_run_time)),
         ("executor", _executor_label(job.executor)),
         ("store", str(job._jobstore_alias or "-")),
         ("coalesce", str(job.coalesce)),
@@ -248,7 +250,7 @@ class JobListView(_View):
             last_text = "-" if last is None else f"{last.outcome} {relative_time(_end(last))}"
             rows.append((
                 job.id, job.name, describe_trigger(job.trigger), job_state(job),
-                _when(job.next_run_time), _executor_label(job.executor),
+                when_text(job.next_run_time), _executor_label(job.executor),
                 str(job._jobstore_alias or "-"), last_text,
             ))
             styles.append(None if last is None else last.outcome)
@@ -325,7 +327,7 @@ def trigger_table(trigger: Any, count: int = 5) -> Table:
         upcoming = []
         rows.append(("next fire times", f"unavailable ({type(exc).__name__})"))
     for index, moment in enumerate(upcoming, 1):
-        rows.append((f"fire {index}", _when(moment)))
+        rows.append((f"fire {index}", when_text(moment)))
     if not upcoming:
         rows.append(("next fire times", "none (the schedule has ended)"))
     return Table(type(trigger).__name__, ("field", "value"), rows)

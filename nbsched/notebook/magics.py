@@ -334,8 +334,9 @@ class ScheduleMagics(Magics):
                 job.pause()
                 print(f"Paused {job.name!r} (id {job.id})")
             elif command == "resume":
-                job = job.resume() or job
-                print(f"Resumed {job.name!r}: next run {views._when(job.next_run_time)}")
+                job.resume()
+                job = self.scheduler.get_job(job.id, job._jobstore_alias) or job
+                print(f"Resumed {job.name!r}: next run {views.when_text(job.next_run_time)}")
             elif command == "remove":
                 job.remove()
                 print(f"Removed {job.name!r} (id {job.id})")

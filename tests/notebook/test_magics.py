@@ -223,6 +223,15 @@ def test_runs_show_in_history_and_subcommands(k):
     assert "ok" in k.run("%schedule history sub")  # a removed job keeps its history
 
 
+def test_log_shows_what_the_job_printed(k):
+    k.run("def loud(word):\n    print('job says', word)\n"
+          "%schedule every 1s --name loud loud('hello')")
+    k.wait_for("len(runs('loud')) >= 1")
+    log = k.run("%schedule log loud")
+    assert "job says hello" in log and "stdout" in log
+    k.run("%schedule remove loud")
+
+
 def test_cell_magic_runs_body_in_user_namespace(k):
     k.run("%%schedule every 1s --name cellbody\ncell_hits = globals().get('cell_hits', 0) + 1\n"
           "cell_hits * 10")
