@@ -9,7 +9,9 @@ ipywidgets #2358). Per-run buffers avoid both traps. While a job run is current
 
 * ``sys.stdout``/``sys.stderr`` are proxies that write to the run's job log, and to the
   kernel's own stream otherwise;
-* a handler on the root logger files the run's log records in its job log;
+* a hook on ``logging.Logger.callHandlers`` files the run's log records in its job log
+  (and keeps them out of handlers that print into the kernel's streams — other handlers,
+  files for instance, still get them);
 * the shell's display publisher files rich displays (``display()``, rich, widgets' reprs);
 * the traceback of a failed run (``EVENT_JOB_ERROR``) is filed as well;
 * a process-pool run's output, captured in the worker, arrives with its events
@@ -26,6 +28,7 @@ import threading
 import weakref
 from collections import deque
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -88,7 +91,8 @@ class _RunAwareStream:
             return self._nbsched_original.write(text)
         if not isinstance(text, str):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
-        capture._write(run, self._nbsched_name, text)
+        if not _dispatching_run_record.get():
+            capture._write(run, self._nbsched_name, text)
         return len(text)
 
     def writelines(self, lines: Any) -> None:
@@ -114,13 +118,12 @@ class _SkipRunRecords(logging.Filter):
 
 
 class _RunLogHandler(logging.Handler):
-    """Root-logger handler: files a run's log records in its job log.
+    """Files a log record emitted during a run in that run's job log.
 
-    Outside runs it stays out of the way: it only stands in for ``logging.lastResort``
-    (which no longer fires once any handler exists) so a cell's unconfigured
-    ``logging.warning`` still prints as before. The engine's own records about jobs
-    (``nbsched.*`` — "job X raised", "run missed") are kept in the scheduler log instead of
-    being printed into whichever cell is running; run history has the same facts.
+    It is not attached to the root logger: a root handler would silently turn
+    ``logging.basicConfig()`` in a notebook into a no-op, and ``basicConfig(force=True)`` or
+    ``dictConfig`` would silently remove it. :class:`OutputCapture` calls it from a hook on
+    ``Logger.callHandlers`` instead, which sees every record that passed its logger's level.
     """
 
     def __init__(self, capture: OutputCapture) -> None:
@@ -129,36 +132,29 @@ class _RunLogHandler(logging.Handler):
         self.setFormatter(logging.Formatter(LOG_FORMAT))
 
     def emit(self, record: logging.LogRecord) -> None:
-        capture = self._capture
-        if not capture.active:
-            return
         run = current_run()
+        job_id, when = (run.job_id, run.scheduled_time) if run is not None else (None, None)
         try:
-            if run is not None:
-                if _is_engine_logger(record.name):
-                    return  # run bookkeeping: the run's events carry it
-                capture._adopt_handlers(record.name)
-                capture._add(run.job_id, run.scheduled_time, "log", self.format(record))
-            elif _is_engine_logger(record.name):
-                if not self._has_other_handlers(record.name):
-                    capture._add(None, None, "log", self.format(record))
-            elif not self._has_other_handlers(record.name):
-                last_resort = logging.lastResort
-                if last_resort is not None and record.levelno >= last_resort.level:
-                    last_resort.handle(record)
+            self._capture._add(job_id, when, "log", self.format(record))
         except Exception:
             self.handleError(record)
 
-    def _has_other_handlers(self, name: str) -> bool:
-        logger: logging.Logger | None = logging.getLogger(name)
-        while logger is not None:
-            for handler in logger.handlers:
-                if handler is not self:
-                    return True
-            if not logger.propagate:
-                break
-            logger = logger.parent  # type: ignore[assignment]
-        return False
+
+def _has_handlers(logger: logging.Logger) -> bool:
+    """Would ``logger.callHandlers`` find a handler (else ``logging.lastResort`` fires)?"""
+    current: logging.Logger | None = logger
+    while current is not None:
+        if current.handlers:
+            return True
+        if not current.propagate:
+            return False
+        current = current.parent  # type: ignore[assignment]
+    return False
+
+
+#: Set while a run's log record goes through the ordinary handlers: it is already filed, so
+#: the stream proxies drop what those handlers (``lastResort`` included) write for it.
+_dispatching_run_record: ContextVar[bool] = ContextVar("nbsched_run_record", default=False)
 
 
 class OutputCapture:
@@ -209,7 +205,7 @@ class OutputCapture:
                 proxy = _RunAwareStream(self, name, current)
                 setattr(sys, name, proxy)
             self._streams[name] = proxy
-        logging.getLogger().addHandler(self._handler)
+        self._hook_logging()
         self._adopt_all_handlers()
         self._hook_display()
         if self._shell is not None and hasattr(self._shell, "events"):
@@ -231,7 +227,7 @@ class OutputCapture:
                 setattr(sys, name, proxy._nbsched_original)
             # else: someone wrapped our proxy; it stays, passing everything through.
         self._streams.clear()
-        logging.getLogger().removeHandler(self._handler)
+        self._unhook_logging()
         for handler in list(self._filtered):
             handler.removeFilter(self._filter)
         self._filtered = weakref.WeakSet()
@@ -264,6 +260,44 @@ class OutputCapture:
             proxy = _RunAwareStream(self, name, current)
             setattr(sys, name, proxy)
             self._streams[name] = proxy
+
+    def _hook_logging(self) -> None:
+        original = logging.Logger.callHandlers
+        capture = self
+
+        def callHandlers(logger: logging.Logger, record: logging.LogRecord) -> None:
+            if not capture.active:
+                return original(logger, record)
+            run = current_run()
+            engine = _is_engine_logger(record.name)
+            if run is None:
+                if engine and not _has_handlers(logger):
+                    # The engine's own note about a job ("job X raised", "run missed") with
+                    # logging unconfigured: lastResort would print it into whichever cell is
+                    # running. Keep it in the scheduler log instead.
+                    capture._handler.handle(record)
+                    return None
+                return original(logger, record)
+            if engine:
+                return original(logger, record)  # run bookkeeping; the run's events carry it
+            capture._handler.handle(record)
+            capture._adopt_handlers(logger)
+            token = _dispatching_run_record.set(True)
+            try:
+                return original(logger, record)
+            finally:
+                _dispatching_run_record.reset(token)
+
+        callHandlers._nbsched_original = original  # type: ignore[attr-defined]
+        logging.Logger.callHandlers = callHandlers  # type: ignore[method-assign]
+        self._call_handlers = callHandlers
+
+    def _unhook_logging(self) -> None:
+        hook = getattr(self, "_call_handlers", None)
+        if hook is not None and logging.Logger.callHandlers is hook:
+            logging.Logger.callHandlers = hook._nbsched_original  # type: ignore[method-assign]
+        # else: someone hooked on top of ours; ours stays and passes everything through
+        self._call_handlers = None
 
     def _hook_display(self) -> None:
         pub = getattr(self._shell, "display_pub", None)
@@ -309,9 +343,8 @@ class OutputCapture:
             for handler in logger.handlers:
                 self._adopt(handler)
 
-    def _adopt_handlers(self, name: str) -> None:
-        """Filter run records out of stream handlers on ``name``'s path that print to a cell."""
-        logger: logging.Logger | None = logging.getLogger(name)
+    def _adopt_handlers(self, logger: logging.Logger | None) -> None:
+        """Filter run records out of stream handlers on ``logger``'s path that print to a cell."""
         while logger is not None:
             for handler in logger.handlers:
                 self._adopt(handler)
@@ -320,14 +353,14 @@ class OutputCapture:
             logger = logger.parent  # type: ignore[assignment]
 
     def _adopt(self, handler: logging.Handler) -> None:
-        if handler is self._handler or handler in self._filtered:
+        if handler in self._filtered:
             return
         stream = getattr(handler, "stream", None)
         if stream is None:
             return
-        if isinstance(stream, _RunAwareStream) or any(
-            stream is proxy._nbsched_original for proxy in self._streams.values()
-        ):
+        # Handlers writing to our proxies are covered by _dispatching_run_record; those that
+        # grabbed the kernel's own stream before we were installed need the filter.
+        if any(stream is proxy._nbsched_original for proxy in self._streams.values()):
             handler.addFilter(self._filter)
             self._filtered.add(handler)
 
