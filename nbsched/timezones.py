@@ -35,7 +35,11 @@ _ISO_LIKE = re.compile(
 
 
 def local_timezone() -> tzinfo:
-    """Return the machine's local zone (via tzlocal), the default for every trigger."""
+    """Return the machine's local zone (via tzlocal), the default for every trigger.
+
+    tzlocal caches its answer for the life of the process, so this is cheap enough for
+    the trigger constructors that call it once per job.
+    """
     return get_localzone()
 
 
@@ -48,6 +52,8 @@ def as_timezone(value: str | tzinfo | None) -> tzinfo | None:
     """
     if value is None:
         return None
+    if type(value) is ZoneInfo or type(value) is timezone:
+        return value  # already usable as is: the common case, kept cheap for add_job
     if isinstance(value, str):
         if value.upper() == "UTC":
             return timezone.utc

@@ -44,6 +44,24 @@ def check_jitter(jitter: Any) -> None:
         raise ValueError(f"jitter: {jitter!r}: must be a non-negative number of seconds")
 
 
+def _interval_from_units(
+    weeks: Any, days: Any, hours: Any, minutes: Any, seconds: Any
+) -> timedelta:
+    """The general (float, Decimal, ...) path of the constructor: checked, then summed."""
+    values = (weeks, days, hours, minutes, seconds)
+    for name, value in zip(("weeks", "days", "hours", "minutes", "seconds"), values):
+        if isinstance(value, bool) or not isinstance(value, Real):
+            raise TypeError(f"{name}: {value!r}: expected a number")
+        if value < 0:
+            raise ValueError(f"{name}: {value!r}: interval must be positive")
+    interval = timedelta(days=days, seconds=seconds, minutes=minutes, hours=hours, weeks=weeks)
+    if interval < _MICROSECOND:
+        if any(values):
+            raise ValueError(f"interval: {interval!r}: interval must be at least one microsecond")
+        interval = timedelta(seconds=1)  # APScheduler: all zero means every second
+    return interval
+
+
 class IntervalTrigger(BaseTrigger):
     """Fire every ``weeks + days + hours + minutes + seconds`` of elapsed time.
 
@@ -57,6 +75,18 @@ class IntervalTrigger(BaseTrigger):
     each run by a random 0..``jitter`` seconds without shifting the grid.
     """
 
+    __slots__ = (
+        "_end",
+        "_start",
+        "_start_is_local",
+        "_step",
+        "end_date",
+        "interval",
+        "interval_length",
+        "jitter",
+        "start_date",
+        "timezone",
+    )
     _state_version = 1
     _state_fields = ("timezone", "start_date", "end_date", "interval", "jitter")
 
@@ -72,21 +102,24 @@ class IntervalTrigger(BaseTrigger):
         timezone: tzinfo | str | None = None,
         jitter: float | None = None,
     ) -> None:
-        units = {"weeks": weeks, "days": days, "hours": hours, "minutes": minutes}
-        units["seconds"] = seconds
-        for name, value in units.items():
-            if isinstance(value, bool) or not isinstance(value, Real):
-                raise TypeError(f"{name}: {value!r}: expected a number")
-            if value < 0:
-                raise ValueError(f"{name}: {value!r}: interval must be positive")
-        interval = timedelta(**units)
-        if interval < _MICROSECOND:
-            if any(units.values()):
-                raise ValueError(
-                    f"interval: {interval!r}: interval must be at least one microsecond"
-                )
-            interval = timedelta(seconds=1)  # APScheduler: all zero means every second
-        check_jitter(jitter)
+        # Building triggers is on the add_job hot path (100k jobs in a loop), so the common
+        # shapes -- whole-number units, no dates, default zone -- take exact-type fast paths.
+        # ``type(x) is int`` also keeps bool out (bool is an int subclass, not a duration).
+        if (
+            type(weeks) is int and type(days) is int and type(hours) is int
+            and type(minutes) is int and type(seconds) is int
+            and weeks >= 0 and days >= 0 and hours >= 0 and minutes >= 0 and seconds >= 0
+        ):
+            total = weeks * 604800 + days * 86400 + hours * 3600 + minutes * 60 + seconds
+            if not total:
+                total = 1  # APScheduler: all zero means every second
+            interval = timedelta(0, total)
+            step = total * 1_000_000
+        else:
+            interval = _interval_from_units(weeks, days, hours, minutes, seconds)
+            step = interval // _MICROSECOND
+        if jitter is not None:
+            check_jitter(jitter)
 
         if timezone:
             tz = as_timezone(timezone)
@@ -100,16 +133,23 @@ class IntervalTrigger(BaseTrigger):
             start = datetime.now(tz) + interval
         else:
             start = real_wall_time(to_datetime(start_date, tz, "start_date"))
-        end = to_datetime(end_date, tz, "end_date")
-        if end is not None:
-            end = real_wall_time(end)
+        if end_date is None:
+            end = end_micros = None
+        else:
+            end = real_wall_time(to_datetime(end_date, tz, "end_date"))
+            end_micros = _micros(end)
 
-        self._set("timezone", tz)
-        self._set("start_date", start)
-        self._set("end_date", end)
-        self._set("interval", interval)
-        self._set("jitter", jitter)
-        self._derive()
+        setattr_ = object.__setattr__
+        setattr_(self, "timezone", tz)
+        setattr_(self, "start_date", start)
+        setattr_(self, "end_date", end)
+        setattr_(self, "interval", interval)
+        setattr_(self, "jitter", jitter)
+        setattr_(self, "interval_length", step / 1_000_000)
+        setattr_(self, "_step", step)
+        setattr_(self, "_start", _micros(start))
+        setattr_(self, "_end", end_micros)
+        setattr_(self, "_start_is_local", start.tzinfo is tz)
 
     def _derive(self) -> None:
         """Cache the integer forms the arithmetic uses (derived, not pickled)."""
@@ -117,6 +157,8 @@ class IntervalTrigger(BaseTrigger):
         self._set("_step", self.interval // _MICROSECOND)
         self._set("_start", _micros(self.start_date))
         self._set("_end", None if self.end_date is None else _micros(self.end_date))
+        # start_date is already a fire time in the trigger's zone (saves one conversion).
+        self._set("_start_is_local", self.start_date.tzinfo is self.timezone)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
@@ -156,10 +198,13 @@ class IntervalTrigger(BaseTrigger):
             next_time = start + -(-behind // step) * step
         if self._end is not None and next_time > self._end:
             return None
-        try:
-            fire_time = self._at(next_time)
-        except OverflowError:
-            return None  # past year 9999: nothing can follow
+        if next_time == start and self._start_is_local:
+            fire_time = self.start_date  # a new job's first run: no conversion needed
+        else:
+            try:
+                fire_time = self._at(next_time)
+            except OverflowError:
+                return None  # past year 9999: nothing can follow
         if self.jitter:
             fire_time = self._apply_jitter(fire_time, self.jitter, now)
             if self._end is not None and _micros(fire_time) > self._end:
