@@ -52,13 +52,18 @@ def runs(scheduler) -> RunWaiter:
     return RunWaiter(scheduler)
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 10, what: str = "condition"):
+def _wait_until(condition: Callable[[], bool], timeout: float = 10, what: str = "condition"):
     """Poll ``condition`` (for state with no event to wait on: another process's file)."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.02)
+
+
+@pytest.fixture
+def wait_until():
+    return _wait_until
 
 
 @pytest.fixture

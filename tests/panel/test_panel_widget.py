@@ -6,7 +6,6 @@ import threading
 
 import pytest
 
-from conftest import wait_until
 from nbsched.notebook.capture import OutputCapture
 from nbsched.notebook.panel import (
     MAX_REFETCH_PER_TICK,
@@ -248,7 +247,7 @@ def test_a_burst_of_changes_is_applied_in_bounded_batches(scheduler, make_panel)
     assert len(view.job_ids) == 120
 
 
-def test_timer_ticks_and_stops_when_closed(scheduler):
+def test_timer_ticks_and_stops_when_closed(scheduler, wait_until):
     view = JobPanel(scheduler, interval=1.0)
     try:
         assert view.timer_running
