@@ -83,6 +83,9 @@ class SchedulerEvent:
     :ivar alias: alias of the store or executor added or removed, if that is the event
     """
 
+    # Slots: events are built per run on the dispatch hot path; no per-event dict.
+    __slots__ = ("alias", "code")
+
     def __init__(self, code: int, alias: str | None = None) -> None:
         self.code = code
         self.alias = alias
@@ -98,8 +101,11 @@ class JobEvent(SchedulerEvent):
     :ivar jobstore: alias of the store holding the job
     """
 
+    __slots__ = ("job_id", "jobstore")
+
     def __init__(self, code: int, job_id: str, jobstore: str | None) -> None:
-        super().__init__(code)
+        self.code = code
+        self.alias = None
         self.job_id = job_id
         self.jobstore = jobstore
 
@@ -114,10 +120,15 @@ class JobSubmissionEvent(JobEvent):
     :ivar scheduled_run_times: the fire times this submission covers
     """
 
+    __slots__ = ("scheduled_run_times",)
+
     def __init__(
         self, code: int, job_id: str, jobstore: str | None, scheduled_run_times: list[datetime]
     ) -> None:
-        super().__init__(code, job_id, jobstore)
+        self.code = code
+        self.alias = None
+        self.job_id = job_id
+        self.jobstore = jobstore
         self.scheduled_run_times = scheduled_run_times
 
 
@@ -134,7 +145,10 @@ class JobExecutionEvent(JobEvent):
         ``(unix_time, stream, text)`` (None when nothing was captured there)
     """
 
-    output: list[tuple[float, str, str]] | None = None
+    __slots__ = (
+        "end_time", "exception", "output", "retval", "scheduled_run_time", "start_time",
+        "traceback",
+    )
 
     def __init__(
         self,
@@ -148,10 +162,14 @@ class JobExecutionEvent(JobEvent):
         start_time: datetime | None = None,
         end_time: datetime | None = None,
     ) -> None:
-        super().__init__(code, job_id, jobstore)
+        self.code = code
+        self.alias = None
+        self.job_id = job_id
+        self.jobstore = jobstore
         self.scheduled_run_time = scheduled_run_time
         self.retval = retval
         self.exception = exception
         self.traceback = traceback
         self.start_time = start_time
         self.end_time = end_time
+        self.output: list[tuple[float, str, str]] | None = None
