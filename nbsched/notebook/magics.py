@@ -127,8 +127,17 @@ class ScheduleMagics(Magics):
 
     def __init__(self, shell: Any, scheduler: Any, capture: Any = None) -> None:
         super().__init__(shell)
-        self.scheduler = scheduler
+        self._scheduler = scheduler
         self.capture = capture
+
+    @property
+    def scheduler(self) -> Any:
+        """The kernel scheduler (the current one, should the first have been shut down)."""
+        if not self._scheduler.running:
+            from nbsched.notebook.kernel import get_scheduler
+
+            self._scheduler = get_scheduler()
+        return self._scheduler
 
     @magic_arguments()
     @argument("--name", help="job name; scheduling the same name again replaces the job "
