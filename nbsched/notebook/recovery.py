@@ -28,6 +28,7 @@ import os
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -120,6 +121,8 @@ class RunLedger:
         self.host = socket.gethostname()
         self.path = self.directory / f"{self.host}-{self.pid}-{int(self.started)}.json"
         self._runs: dict[tuple[str, str, float], dict[str, Any]] = {}
+        #: runs whose end was seen before their submission (bounded: only races land here)
+        self._ended_early: deque[tuple[str, str, float]] = deque(maxlen=1000)
         self._identities: dict[int, dict[str, str | None]] = {}
         self._lock = threading.Lock()
         self._schedulers: list[Any] = []
@@ -171,7 +174,13 @@ class RunLedger:
         start = time.time()
         with self._lock:
             for run_time in run_times:
-                self._runs[(jobstore, job_id, run_time.timestamp())] = {
+                key = (jobstore, job_id, run_time.timestamp())
+                if key in self._ended_early:
+                    # The submission event is published after the executor took the run, so
+                    # a quick run can end before it is noted: it is not in flight any more.
+                    self._ended_early.remove(key)
+                    continue
+                self._runs[key] = {
                     "store": ident,
                     "jobstore": jobstore,
                     "job_id": job_id,
@@ -181,9 +190,12 @@ class RunLedger:
             self._save()
 
     def ended_run(self, job_id: str, jobstore: str | None, run_time: datetime) -> None:
+        key = (jobstore, job_id, run_time.timestamp())
         with self._lock:
-            if self._runs.pop((jobstore, job_id, run_time.timestamp()), None) is not None:
+            if self._runs.pop(key, None) is not None:
                 self._save()
+            elif self._identity(jobstore) is not None:
+                self._ended_early.append(key)
 
     def in_flight(self) -> list[dict[str, Any]]:
         with self._lock:

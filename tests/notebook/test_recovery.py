@@ -236,3 +236,22 @@ def test_missed_runs_follow_the_policy_and_are_reported_once(
     # %load_ext run again in the same kernel: nothing is reported twice.
     assert recover(paused_scheduler, ledger_dir, out=lines.append).lines == []
     assert len(lines) == 3
+
+
+def test_a_run_that_ends_before_its_submission_is_noted_is_not_left_in_flight(
+    paused_scheduler: BackgroundScheduler, ledger_dir: Path
+) -> None:
+    # EVENT_JOB_SUBMITTED is published after the executor took the run; a quick run's
+    # EVENT_JOB_EXECUTED (from the pool thread) can come first.
+    ledger = recovery.RunLedger(ledger_dir)
+    ledger.attach(paused_scheduler)
+    when = datetime.now(UTC)
+    ledger.ended_run("quick", "default", when)
+    ledger.started_runs("quick", "default", [when])
+    assert ledger.in_flight() == []
+    assert not ledger.path.exists()
+    ledger.started_runs("slow", "default", [when])
+    assert [r["job_id"] for r in ledger.in_flight()] == ["slow"]
+    ledger.ended_run("slow", "default", when)
+    assert ledger.in_flight() == [] and not ledger.path.exists()
+    ledger.detach(paused_scheduler)
