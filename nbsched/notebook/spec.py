@@ -399,16 +399,9 @@ def _cron_trigger(
 ) -> Any:
     from nbsched.triggers.cron import CronTrigger
 
-    trigger = CronTrigger.from_crontab(expr, timezone=timezone)
-    if start is None and end is None and not jitter:
-        return trigger
-    # from_crontab takes no start/end/jitter; build the same crontab semantics with them.
-    from nbsched.triggers.cron.crontab import parse_crontab
-
-    given, day_or = parse_crontab(expr)
-    trigger = CronTrigger.__new__(CronTrigger)
-    trigger._init(given, start, end, timezone, jitter, day_or=day_or)
-    return trigger
+    return CronTrigger.from_crontab(
+        expr, timezone=timezone, start_date=start, end_date=end, jitter=jitter
+    )
 
 
 # --- the call -------------------------------------------------------------------------------

@@ -228,3 +228,16 @@ def test_matches_croniter_in_berlin_away_from_transitions(expr, start):
         if theirs - start > timedelta(days=60):
             break
         assert mine.isoformat() == theirs.isoformat(), expr
+
+
+def test_from_crontab_accepts_start_end_and_jitter() -> None:
+    from datetime import datetime, timezone
+
+    trigger = CronTrigger.from_crontab(
+        "0 9 * * 1-5", "UTC", start_date="2027-01-01", end_date="2027-01-05", jitter=5
+    )
+    assert trigger.jitter == 5
+    before = datetime(2026, 6, 1, tzinfo=timezone.utc)
+    assert trigger.preview(5, now=before) == [
+        datetime(2027, 1, day, 9, tzinfo=timezone.utc) for day in (1, 4)
+    ]

@@ -133,17 +133,27 @@ class CronTrigger(BaseTrigger):
         self._compile()
 
     @classmethod
-    def from_crontab(cls, expr: str, timezone: tzinfo | str | None = None) -> CronTrigger:
+    def from_crontab(
+        cls,
+        expr: str,
+        timezone: tzinfo | str | None = None,
+        *,
+        start_date: datetime | date | str | None = None,
+        end_date: datetime | date | str | None = None,
+        jitter: float | None = None,
+    ) -> CronTrigger:
         """Build a trigger from a standard 5-field crontab line, with real cron semantics.
 
         Unlike APScheduler 3, this follows Vixie cron (as croniter does): weekday 0 and
         7 are Sunday, and when both day-of-month and day-of-week are restricted (neither
         starts with ``*``) a day matching *either* fires. ``@yearly``, ``@annually``,
         ``@monthly``, ``@weekly``, ``@daily``, ``@midnight`` and ``@hourly`` work too.
+        ``start_date``, ``end_date`` and ``jitter`` (keyword-only, an nbsched addition) mean
+        what they mean in the keyword form.
         """
         given, day_or = parse_crontab(expr)
         trigger = cls.__new__(cls)
-        trigger._init(given, None, None, timezone, None, day_or=day_or)
+        trigger._init(given, start_date, end_date, timezone, jitter, day_or=day_or)
         return trigger
 
     # --- compilation -------------------------------------------------------------
