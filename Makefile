@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.nbsched-installed
 
-.PHONY: setup test lint demo bench clean
+.PHONY: setup test lint demo demo-script lab bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,8 +23,18 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
+# The quickstart notebook, executed headless in a real kernel against the embedded SQLite store.
 demo: $(STAMP)
+	$(PY) scripts/demo_notebook.py
+
+# Next fire times of a few triggers, no kernel involved.
+demo-script: $(STAMP)
 	$(PY) scripts/demo.py
+
+# JupyterLab on the example notebooks.
+lab: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,lab]'
+	$(VENV)/bin/jupyter lab notebooks/
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
