@@ -44,6 +44,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     Table,
+    TypeDecorator,
     Unicode,
     UnicodeText,
     bindparam,
@@ -109,6 +110,31 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA busy_timeout=10000")
     finally:
         cursor.close()
+
+
+class _JobId(TypeDecorator):
+    """A job id column that compares ids as exact strings on every database.
+
+    191 characters: the longest utf8mb4 key InnoDB indexes with older row formats. MySQL and
+    MariaDB compare text case-insensitively and ignore trailing spaces by default, which would
+    make "Report", "report" and "report " one id; a binary NO PAD collation keeps them apart.
+    """
+
+    impl = Unicode(191)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name not in ("mysql", "mariadb"):
+            return dialect.type_descriptor(Unicode(191))
+        if getattr(dialect, "is_mariadb", False):
+            collation = "utf8mb4_nopad_bin"
+        elif (getattr(dialect, "server_version_info", None) or (0,)) >= (8,):
+            collation = "utf8mb4_0900_bin"
+        else:  # MySQL 5.7 has no NO PAD binary collation; case still counts
+            collation = "utf8mb4_bin"
+        return dialect.type_descriptor(
+            mysql.VARCHAR(191, charset="utf8mb4", collation=collation)
+        )
 
 
 class _Prepared:
@@ -180,12 +206,12 @@ class SQLAlchemyJobStore(BaseJobStore):
         self.metadata = metadata
         state_type = LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
         key_type = BigInteger().with_variant(Integer(), "sqlite")
-        # 191 characters: the longest utf8mb4 key InnoDB indexes with older row formats.
+        id_type = _JobId()
         self.jobs_t = Table(
             tablename,
             metadata,
             Column("seq", key_type, primary_key=True, autoincrement=True),
-            Column("id", Unicode(191), nullable=False, unique=True),
+            Column("id", id_type, nullable=False, unique=True),
             Column("next_run_time", Double()),
             Column("job_state", state_type, nullable=False),
             Column("quarantine", UnicodeText()),
@@ -197,7 +223,7 @@ class SQLAlchemyJobStore(BaseJobStore):
             f"{tablename}_runs",
             metadata,
             Column("seq", key_type, primary_key=True, autoincrement=True),
-            Column("job_id", Unicode(191), nullable=False),
+            Column("job_id", id_type, nullable=False),
             Column("jobstore", Unicode(191)),
             Column("scheduled_time", Double(), nullable=False),
             Column("start_time", Double()),

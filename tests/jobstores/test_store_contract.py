@@ -90,6 +90,19 @@ def test_remove_of_unknown_job_raises_lookup_error(store):
     assert isinstance(info.value, KeyError)
 
 
+def test_ids_are_exact_strings(store, make_job):
+    # case, trailing spaces and non-ASCII all make different ids (MySQL collations would not)
+    for job_id in ["Report", "report", "report ", "rapport-é", "報告"]:
+        store.add_job(make_job(job_id, at(10)))
+    assert sorted(ids(store.get_all_jobs())) == sorted(
+        ["Report", "report", "report ", "rapport-é", "報告"]
+    )
+    assert store.lookup_job("report ").id == "report "
+    store.remove_job("report")
+    assert store.lookup_job("Report") is not None
+    assert store.lookup_job("報告").id == "報告"
+
+
 def test_removed_id_can_be_reused(store, make_job):
     store.add_job(make_job("a", at(10)))
     store.remove_job("a")
