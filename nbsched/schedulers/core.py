@@ -6,9 +6,10 @@ sleep until the wait it returns elapses or until ``wakeup()``.
 
 Per due job: compute the run times that are due (``trigger.fire_times_through`` — O(1) for
 interval triggers however far behind the job is; ``coalesce`` keeps only the latest,
-otherwise at most ``max_catchup_runs`` of the most recent are replayed), submit them to the
-job's executor, publish ``EVENT_JOB_SUBMITTED`` (or ``EVENT_JOB_MAX_INSTANCES``), then store
-the next run time or remove the finished job. Due jobs are fetched in batches so one huge
+otherwise at most ``max_catchup_runs`` of the most recent are replayed), store the next run
+time or remove the finished job, and only then submit the runs to the job's executor and
+publish ``EVENT_JOB_SUBMITTED`` (or ``EVENT_JOB_MAX_INSTANCES``) — so a crash never repeats
+a fire time that was already handed over. Due jobs are fetched in batches so one huge
 backlog neither holds the store lock for long nor builds one giant list.
 """
 
@@ -97,7 +98,13 @@ class SchedulerCore:
         return wait_seconds
 
     def _process_store(self, alias: str, store: Any, now: datetime) -> datetime | None:
-        """Process the due jobs of one store, batch by batch; a retry time if the store failed."""
+        """Process the due jobs of one store, batch by batch; a retry time if the store failed.
+
+        Each batch is handled in two passes: first every due job's next run time is computed
+        and written to the store (finished jobs are deleted), then the runs are handed to the
+        executors. A crash (even SIGKILL) after the first pass loses those runs instead of
+        repeating them on restart: a fire time is run at most once.
+        """
         batch_size = self.batch_size
         seen: set[str] = set()
         while self.state == STATE_RUNNING:
@@ -113,6 +120,7 @@ class SchedulerCore:
                     )
                     return now + timedelta(seconds=self.jobstore_retry_interval)
                 repeated = False
+                runs: list[tuple[Any, Any, list[datetime], bool]] = []
                 for job in due:
                     job_id = job.id
                     if job_id in seen:
@@ -120,18 +128,29 @@ class SchedulerCore:
                         continue
                     seen.add(job_id)
                     try:
-                        self._process_due_job(job, alias, store, now, events)
+                        run = self._advance_due_job(job, alias, store, now)
                     except Exception:
                         self._quarantine_broken_job(job, alias, store)
+                        continue
+                    if run is not None:
+                        runs.append(run)
+                for job, executor, run_times, removed in runs:
+                    self._submit_runs(job, executor, run_times, removed, alias, events)
             for event in events:
                 self._dispatch_event(event)
             if len(due) < batch_size or repeated:
                 return None
         return None
 
-    def _process_due_job(
-        self, job: Any, alias: str, store: Any, now: datetime, events: list[Any]
-    ) -> None:
+    def _advance_due_job(
+        self, job: Any, alias: str, store: Any, now: datetime
+    ) -> tuple[Any, Any, list[datetime], bool] | None:
+        """Move a due job past its due run times in the store; what to submit for it.
+
+        Returns ``(job, executor, run_times, removed)`` (``removed``: the job had no run
+        time left and was deleted from the store; its ``EVENT_JOB_REMOVED`` follows the
+        submission, in APScheduler's order), or None when there is nothing to submit.
+        """
         executor = self._executors.get(job.executor)
         if executor is None:
             self._logger.error(
@@ -140,9 +159,40 @@ class SchedulerCore:
                 job,
             )
             self._remove_finished_job(job, alias, store)
-            return
+            return None
 
         run_times, next_run_time = self._due_run_times(job, now)
+        removed = False
+        if next_run_time is not None:
+            job.next_run_time = next_run_time
+            try:
+                store.update_job(job)
+            except Exception:
+                # Run anyway (as APScheduler would); only the crash guarantee is lost.
+                self._logger.exception('Error updating job "%s" in job store %r', job.id, alias)
+        else:
+            try:
+                store.remove_job(job.id)
+            except KeyError:
+                pass  # already gone (removed concurrently)
+            except Exception:
+                self._logger.exception('Error removing job "%s" from job store %r', job.id, alias)
+            else:
+                removed = True
+        if not run_times and not removed:
+            return None
+        return job, executor, run_times, removed
+
+    def _submit_runs(
+        self,
+        job: Any,
+        executor: Any,
+        run_times: list[datetime],
+        removed: bool,
+        alias: str,
+        events: list[Any],
+    ) -> None:
+        """Hand the runs to the executor; publish the removal of a finished job after it."""
         if run_times:
             try:
                 executor.submit_job(job, run_times)
@@ -163,15 +213,10 @@ class SchedulerCore:
             else:
                 if self._listener_mask & EVENT_JOB_SUBMITTED:
                     events.append(JobSubmissionEvent(EVENT_JOB_SUBMITTED, job.id, alias, run_times))
-
-        if next_run_time is not None:
-            job.next_run_time = next_run_time
-            try:
-                store.update_job(job)
-            except Exception:
-                self._logger.exception('Error updating job "%s" in job store %r', job.id, alias)
-        else:
-            self._remove_finished_job(job, alias, store)
+        if removed:
+            if self._listener_mask & EVENT_JOB_REMOVED:
+                self._dispatch_event(JobEvent(EVENT_JOB_REMOVED, job.id, alias))
+            self._logger.info("Removed job %s", job.id)
 
     def _due_run_times(self, job: Any, now: datetime) -> tuple[list[datetime], datetime | None]:
         """The run times to submit now and the job's next run time after them.

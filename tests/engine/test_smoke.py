@@ -242,3 +242,47 @@ def test_a_job_with_a_broken_trigger_is_paused_not_fatal(paused, caplog):
     assert paused.get_job("broken").next_run_time is None
     assert any("pausing it" in r.getMessage() for r in caplog.records)
     assert paused.get_job("fine") is None  # ran and was removed
+
+
+_SELF_LOOKUP: dict = {}
+
+
+def look_up_self(job_id: str) -> None:
+    """A job that notes what its scheduler's store says about it while it runs (by reference,
+    so persistent stores can hold it)."""
+    job = _SELF_LOOKUP["scheduler"].get_job(job_id)
+    _SELF_LOOKUP["seen"][job_id] = job if job is None else job.next_run_time
+
+
+@pytest.mark.parametrize("store", ["memory", "sqlite"])
+def test_next_run_time_is_stored_before_the_run_starts(store, tmp_path):
+    """At most once per fire time across a crash: by the time a run starts, the store already
+    holds the job's *next* run time (or no longer holds a finished job), so a scheduler killed
+    during the run does not repeat it after a restart."""
+    if store == "sqlite":
+        pytest.importorskip("sqlalchemy")
+        from nbsched.jobstores.sqlalchemy import SQLAlchemyJobStore
+
+        jobstore = SQLAlchemyJobStore(url=f"sqlite:///{tmp_path / 'jobs.sqlite'}")
+    else:
+        from nbsched.jobstores.memory import MemoryJobStore
+
+        jobstore = MemoryJobStore()
+    scheduler = BackgroundScheduler(
+        timezone="UTC", executors={"default": DebugExecutor()}, jobstores={"default": jobstore}
+    )
+    scheduler.start(paused=True)
+    _SELF_LOOKUP.update(scheduler=scheduler, seen={})
+    seen = _SELF_LOOKUP["seen"]
+    past = datetime.now(UTC) - timedelta(seconds=30)
+    try:
+        scheduler.add_job(look_up_self, "date", run_date=past, args=["once"], id="once",
+                          misfire_grace_time=None)
+        scheduler.add_job(look_up_self, IntervalTrigger(minutes=1, start_date=past), args=["every"],
+                          id="every", misfire_grace_time=None, next_run_time=past)
+        wait_for(scheduler, EVENT_JOB_EXECUTED, 2, scheduler.resume)
+    finally:
+        scheduler.shutdown()
+        _SELF_LOOKUP.clear()
+    assert seen["once"] is None
+    assert seen["every"] == past + timedelta(minutes=1)
