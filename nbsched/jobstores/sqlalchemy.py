@@ -11,9 +11,10 @@ Schema (``tablename`` defaults to ``nbsched_jobs``):
 * ``<tablename>``: ``seq`` (autoincrement primary key), ``id`` (unique), ``next_run_time``
   (double, NULL while paused), ``job_state`` (the record), ``quarantine`` (NULL for a live job,
   else why the record could not be restored) and ``quarantined_at``;
-* ``<tablename>_runs``: the run history, bounded to ``history_limit`` rows;
-* ``<tablename>_schema``: one row per job table with its schema version, checked on start so
-  an older nbsched refuses a table written by a newer one instead of misreading it.
+* ``<tablename>_runs``: the run history, bounded to ``history_limit`` rows, created with the
+  first record;
+* ``nbsched_schema``: one row per job table in the database with its layout version, checked on
+  start so an older nbsched refuses a table written by a newer one instead of misreading it.
 
 Quarantine: a row whose record fails to verify or restore (tampered, written with another key,
 its function's module gone) is never returned, executed or deleted. It is flagged, the error is
@@ -72,10 +73,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from nbsched.history import RunRecord
     from nbsched.job import Job
 
-__all__ = ["SCHEMA_VERSION", "SQLAlchemyJobStore"]
+__all__ = ["SCHEMA_TABLE", "SCHEMA_VERSION", "SQLAlchemyJobStore"]
 
 #: Version of the table layout written by this nbsched; bump it with a migration step.
 SCHEMA_VERSION = 1
+#: The table recording the layout version of every nbsched job table in the database.
+SCHEMA_TABLE = "nbsched_schema"
 
 _UTC = timezone.utc
 _MAX_RESTORE_ROUNDS = 100
@@ -236,12 +239,14 @@ class SQLAlchemyJobStore(BaseJobStore):
             schema=tableschema,
         )
         self.schema_t = Table(
-            f"{tablename}_schema",
+            SCHEMA_TABLE,
             metadata,
             Column("name", Unicode(191), primary_key=True),
             Column("version", Integer(), nullable=False),
             schema=tableschema,
+            keep_existing=True,  # shared by every job table (and store) in the database
         )
+        self._runs_ready = False
         self._build_statements()
 
     # --- setup ----------------------------------------------------------------------------------
@@ -375,9 +380,7 @@ class SQLAlchemyJobStore(BaseJobStore):
         name = self.jobs_t.name
         if inspect(self.engine).has_table(name, schema=self.jobs_t.schema):
             self._check_columns()
-        self.metadata.create_all(
-            self.engine, tables=[self.jobs_t, self.runs_t, self.schema_t], checkfirst=True
-        )
+        self.metadata.create_all(self.engine, tables=[self.jobs_t, self.schema_t], checkfirst=True)
         version_query = select(self.schema_t.c.version).where(self.schema_t.c.name == name)
         with self.engine.connect() as conn:
             version = conn.execute(version_query).scalar()
@@ -422,9 +425,23 @@ class SQLAlchemyJobStore(BaseJobStore):
 
     def _drop_tables(self) -> None:
         """Drop this store's tables (tests and tooling; not part of the scheduler API)."""
-        self.metadata.drop_all(
-            self.engine, tables=[self.jobs_t, self.runs_t, self.schema_t], checkfirst=True
-        )
+        self.metadata.drop_all(self.engine, tables=[self.jobs_t, self.runs_t], checkfirst=True)
+        self._runs_ready = False
+        if inspect(self.engine).has_table(self.schema_t.name, schema=self.schema_t.schema):
+            with self.engine.begin() as conn:
+                conn.execute(
+                    delete(self.schema_t).where(self.schema_t.c.name == self.jobs_t.name)
+                )
+
+    def _runs_table_exists(self, create: bool) -> bool:
+        """The history table is made on the first record: most stores never need one."""
+        if not self._runs_ready:
+            if create:
+                self.runs_t.create(self.engine, checkfirst=True)
+            elif not inspect(self.engine).has_table(self.runs_t.name, schema=self.runs_t.schema):
+                return False
+            self._runs_ready = True
+        return True
 
     # --- records --------------------------------------------------------------------------------
 
@@ -601,6 +618,7 @@ class SQLAlchemyJobStore(BaseJobStore):
             "exception": record.exception,
             "traceback": record.traceback,
         }
+        self._runs_table_exists(create=True)
         with self.engine.begin() as conn:
             seq = conn.execute(self.runs_t.insert(), row).inserted_primary_key[0]
             if seq is not None and seq % _PRUNE_EVERY == 0 and seq > self.history_limit:
@@ -613,6 +631,8 @@ class SQLAlchemyJobStore(BaseJobStore):
 
         if type(limit) is not int or limit < 0:
             raise ValueError(f"limit must be a non-negative int, got {limit!r}")
+        if not self._runs_table_exists(create=False):
+            return []
         r = self.runs_t.c
         stmt = select(
             r.job_id,
