@@ -161,7 +161,21 @@ class SchedulerCore:
             self._remove_finished_job(job, alias, store)
             return None
 
-        run_times, next_run_time = self._due_run_times(job, now)
+        # The common cases inline (this runs once per due job): a one-shot trigger, or
+        # exactly one run due; anything further behind goes through _due_run_times.
+        first = job.next_run_time
+        trigger = job.trigger
+        if first is None or first > now:
+            return None  # not due after all (paused or moved concurrently): leave it be
+        if getattr(trigger, "_fires_once", False):
+            # A one-shot (date) job is used up by any run, even one moved earlier.
+            run_times, next_run_time = [first], None
+        else:
+            next_run_time = trigger.get_next_fire_time(first, now)
+            if next_run_time is not None and next_run_time <= now:
+                run_times, next_run_time = self._catch_up_run_times(job, first, now)
+            else:
+                run_times = [first]
         removed = False
         if next_run_time is not None:
             job.next_run_time = next_run_time
@@ -218,23 +232,16 @@ class SchedulerCore:
                 self._dispatch_event(JobEvent(EVENT_JOB_REMOVED, job.id, alias))
             self._logger.info("Removed job %s", job.id)
 
-    def _due_run_times(self, job: Any, now: datetime) -> tuple[list[datetime], datetime | None]:
-        """The run times to submit now and the job's next run time after them.
+    def _catch_up_run_times(
+        self, job: Any, first: datetime, now: datetime
+    ) -> tuple[list[datetime], datetime | None]:
+        """Run times for a job more than one run behind, and its next run time after them.
 
-        The common case — exactly one run due — costs a single trigger call. A job further
-        behind asks the trigger for the missed fire times arithmetically.
+        The trigger computes the missed fire times arithmetically where it can (O(1) for
+        interval triggers); ``coalesce`` keeps the latest, otherwise at most
+        ``max_catchup_runs`` of the most recent are replayed.
         """
-        first = job.next_run_time
-        if first is None or first > now:
-            return [], first
         trigger = job.trigger
-        if getattr(trigger, "_fires_once", False):
-            # A one-shot (date) job is used up by any run, even one moved earlier.
-            return [first], None
-        following = trigger.get_next_fire_time(first, now)
-        if following is None or following > now:
-            return [first], following
-
         keep = 1 if job.coalesce else self.max_catchup_runs
         run_times, total = trigger.fire_times_through(first, now, keep)
         if not run_times:  # defensive: a trigger that disagrees with itself
