@@ -52,6 +52,7 @@ from nbsched.schedulers.config import (
     job_defaults,
 )
 from nbsched.schedulers.core import STATE_PAUSED, STATE_RUNNING, STATE_STOPPED, SchedulerCore
+from nbsched.schedulers.quarantine import QuarantineAPI
 from nbsched.timezones import as_timezone, local_timezone
 from nbsched.triggers.base import BaseTrigger
 
@@ -84,7 +85,7 @@ def _accepts_timezone(cls: type) -> bool:
     return accepts
 
 
-class BaseScheduler(SchedulerCore, metaclass=ABCMeta):
+class BaseScheduler(SchedulerCore, QuarantineAPI, metaclass=ABCMeta):
     """Abstract base of every scheduler (APScheduler 3.11 API).
 
     Options (keywords, or a dict with ``nbsched.``/``apscheduler.``-prefixed dotted keys):
