@@ -33,6 +33,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 PHASES = ("idle", "busy-sleep", "busy-cpu")
+STORES = ("default", "memory")
 TARGET_P99_IDLE_MS = 2.0
 
 SETUP = """
@@ -52,7 +53,8 @@ _ids = []
 for _i in range({jobs}):
     _job = _sched.add_job(_bench_tick, "interval", seconds=1, id=f"lateness-{phase}-{{_i}}",
                           start_date=_start + _td(seconds=_i / {jobs}), misfire_grace_time=None,
-                          end_date=_start + _td(seconds={seconds}), replace_existing=True)
+                          end_date=_start + _td(seconds={seconds}), replace_existing=True,
+                          jobstore="{store}")
     _ids.append(_job.id)
 print(_json.dumps({{"start": _start.timestamp()}}))
 """
@@ -125,9 +127,13 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def measure_phase(kernel: Kernel, phase: str, seconds: float, jobs: int) -> list[float]:
+def measure_phase(
+    kernel: Kernel, phase: str, seconds: float, jobs: int, store: str = "default"
+) -> list[float]:
     """Schedule the jobs, keep the kernel idle or busy for ``seconds``, return lateness (s)."""
-    started = json.loads(kernel.run(START_JOBS.format(jobs=jobs, seconds=seconds, phase=phase)))
+    started = json.loads(
+        kernel.run(START_JOBS.format(jobs=jobs, seconds=seconds, phase=phase, store=store))
+    )
     # Cover the whole window of fire times: from now until the last one, plus a margin.
     wait = started["start"] + seconds + 0.5 - time.time()
     busy = BUSY[phase]
@@ -150,8 +156,15 @@ def summarize(values: list[float]) -> dict[str, Any]:
     }
 
 
-def run(seconds: float = 60, jobs: int = 3, phases: tuple[str, ...] = PHASES) -> dict[str, Any]:
-    """Measure every phase in one fresh kernel; return ``{phase: {runs, p50_ms, ...}}``."""
+def run(seconds: float = 60, jobs: int = 3, phases: tuple[str, ...] = PHASES,
+        store: str = "default") -> dict[str, Any]:
+    """Measure every phase in one fresh kernel; return ``{phase: {runs, p50_ms, ...}}``.
+
+    ``store`` is the kernel scheduler's store the jobs go to: ``default`` (the persistent
+    SQLite store a notebook user gets) or ``memory``.
+    """
+    if store not in STORES:
+        raise ValueError(f"store: {store!r}: choose from {', '.join(STORES)}")
     unknown = [p for p in phases if p not in PHASES]
     if unknown:
         raise ValueError(f"phases: unknown {unknown!r}; choose from {', '.join(PHASES)}")
@@ -163,18 +176,18 @@ def run(seconds: float = 60, jobs: int = 3, phases: tuple[str, ...] = PHASES) ->
         kernel = Kernel(data_dir)
         try:
             kernel.run(SETUP)
-            results = {phase: summarize(measure_phase(kernel, phase, seconds, jobs))
+            results = {phase: summarize(measure_phase(kernel, phase, seconds, jobs, store))
                        for phase in phases}
         finally:
             kernel.shutdown()
-    return {"seconds": seconds, "jobs": jobs, "phases": results,
+    return {"seconds": seconds, "jobs": jobs, "store": store, "phases": results,
             "target_p99_idle_ms": TARGET_P99_IDLE_MS}
 
 
 def table(result: dict[str, Any]) -> str:
     lines = [
         f"Firing lateness, {result['jobs']} x 1-second thread jobs, "
-        f"{result['seconds']:g} s per phase (live kernel, default SQLite store)",
+        f"{result['seconds']:g} s per phase (live kernel, {result['store']} store)",
         "",
         "| phase | runs | p50 (ms) | p99 (ms) | max (ms) |",
         "|---|---:|---:|---:|---:|",
@@ -190,9 +203,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60, help="length of each phase")
     parser.add_argument("--jobs", type=int, default=3, help="number of 1-second jobs")
     parser.add_argument("--phases", default=",".join(PHASES), help="comma-separated phases")
+    parser.add_argument("--store", choices=STORES, default="default",
+                        help="kernel scheduler store for the jobs (default: the SQLite one)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)
-    result = run(args.seconds, args.jobs, tuple(p for p in args.phases.split(",") if p))
+    result = run(args.seconds, args.jobs, tuple(p for p in args.phases.split(",") if p),
+                 args.store)
     print(json.dumps(result, indent=2) if args.json else table(result))
     return 0
 
