@@ -24,11 +24,13 @@ How it stays cheap when left open for hours (see ``docs/panel.md`` for measureme
 
 from __future__ import annotations
 
+import copy
 import html
 import logging
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -88,9 +90,12 @@ _OUTCOME_STYLE = {"ok": "color:#1a7f37", "error": "color:#cf222e;font-weight:600
                   "abandoned": "color:#9a6700"}
 
 # Column widths of the job table (header and rows share them).
-_COLUMNS = (("Job", "190px"), ("Trigger", "230px"), ("Next run", "190px"),
-            ("Last run", "130px"), ("Runs", "50px"), ("Executor", "80px"),
-            ("State", "80px"), ("Progress", "150px"))
+_COLUMNS = (("Job", "170px"), ("Trigger", "180px"), ("Next run", "170px"),
+            ("Last run", "110px"), ("Runs", "45px"), ("Executor", "75px"),
+            ("State", "85px"), ("Progress", "140px"))
+#: Finished runs remembered so a late ``EVENT_JOB_SUBMITTED`` (dispatched after a fast run
+#: already ended) does not mark the job running again.
+_ENDED_MEMORY = 2000
 
 
 def css_id(job_id: str) -> str:
@@ -193,16 +198,18 @@ class _Row:
         self.progress = widgets.HBox([self.bar, self.bar_text],
                                      layout=widgets.Layout(width=widths[7], visibility="hidden"))
         self.buttons: dict[str, widgets.Button] = {}
-        for action, label, tip, style in (
-            ("pause", "Pause", "Stop running this job until resumed", ""),
-            ("resume", "Resume", "Run this job on its schedule again", ""),
-            ("run", "Run now", "Run once now; the schedule is unchanged", ""),
-            ("edit", "Edit", "Change the trigger", ""),
-            ("details", "Details", "Recent runs, output and last traceback", ""),
-            ("remove", "Remove", "Delete this job (click twice)", "danger"),
+        for action, icon, tip, style in (
+            ("pause", "pause", "Pause: stop running this job until resumed", ""),
+            ("resume", "play", "Resume: run this job on its schedule again", ""),
+            ("run", "bolt", "Run now (the schedule is unchanged)", ""),
+            ("edit", "pencil", "Edit the trigger", ""),
+            ("details", "info", "Details: recent runs, output, last traceback", ""),
+            ("remove", "trash", "Remove this job (click twice)", "danger"),
         ):
-            button = widgets.Button(description=label, tooltip=tip, button_style=style,
-                                    layout=widgets.Layout(width="auto", margin="0 2px"))
+            button = widgets.Button(description="", icon=icon, tooltip=tip,
+                                    button_style=style,
+                                    layout=widgets.Layout(width="34px", margin="0 1px",
+                                                          flex="0 0 auto"))
             button.add_class(f"nbsched-{action}-{cid}")
             button.add_class(f"nbsched-action-{action}")
             button.on_click(owner._action_handler(action, job_id))
@@ -267,6 +274,7 @@ class JobPanel(widgets.VBox):
         self._order: list[str] = []
         self._dirty: set[str] = set()
         self._finished: list[tuple[str, datetime]] = []
+        self._ended: OrderedDict[tuple[str, datetime], None] = OrderedDict()
         self._reload = False
         self._header_dirty = True
         self._detail_dirty = False
@@ -318,7 +326,7 @@ class JobPanel(widgets.VBox):
             + [widgets.HTML("<b>Actions</b>")],
             layout=widgets.Layout(border_bottom="2px solid #ccc"),
         )
-        self._table = widgets.VBox([])
+        self._table = widgets.VBox([], layout=widgets.Layout(overflow="auto"))
         self._table.add_class("nbsched-table")
         self._prev = widgets.Button(description="◀", layout=widgets.Layout(width="40px"))
         self._next = widgets.Button(description="▶", layout=widgets.Layout(width="40px"))
@@ -399,7 +407,9 @@ class JobPanel(widgets.VBox):
             elif code == EVENT_JOB_SUBMITTED:
                 info = self._info.get(job_id)
                 if info is not None:
-                    info.running.update(event.scheduled_run_times)
+                    ended = self._ended
+                    info.running.update(when for when in event.scheduled_run_times
+                                        if (job_id, when) not in ended)
                 self._dirty.add(job_id)
             elif code & _RUN_END:
                 info = self._info.get(job_id)
@@ -411,7 +421,11 @@ class JobPanel(widgets.VBox):
                         start, end = event.start_time, event.end_time
                         info.last_duration = ((end - start).total_seconds()
                                               if start and end else None)
-                self._finished.append((job_id, event.scheduled_run_time))
+                key = (job_id, event.scheduled_run_time)
+                self._finished.append(key)
+                self._ended[key] = None
+                if len(self._ended) > _ENDED_MEMORY:
+                    self._ended.popitem(last=False)
                 self._dirty.add(job_id)
             if job_id == self._detail_job:
                 self._detail_dirty = True
@@ -614,7 +628,8 @@ class JobPanel(widgets.VBox):
                 "visible" if running else "hidden")
         if row.confirm_remove_until and time.monotonic() > row.confirm_remove_until:
             row.confirm_remove_until = 0.0
-            row.buttons["remove"].description = "Remove"
+            button = row.buttons["remove"]
+            button.description, button.layout.width = "", "34px"
 
     def _scheduler_paused(self) -> bool:
         from nbsched.schedulers.base import STATE_PAUSED
@@ -690,7 +705,8 @@ class JobPanel(widgets.VBox):
             if row is None or row.confirm_remove_until:
                 return True
             row.confirm_remove_until = time.monotonic() + 5
-            row.buttons["remove"].description = "Sure?"
+            button = row.buttons["remove"]
+            button.description, button.layout.width = "Sure?", "70px"
             return False
 
     def _run_now(self, job_id: str, store: str | None) -> None:
@@ -702,8 +718,13 @@ class JobPanel(widgets.VBox):
             raise KeyError(f"job_id: {job_id!r}: no such job")
         when = datetime.now(scheduler.timezone)
         executor = scheduler._lookup_executor(job.executor)
+        # A run asked for by hand must run, however long a fresh worker takes to start:
+        # submit a copy without a misfire grace time (the stored job is untouched).
+        run = copy.copy(job)
+        run.misfire_grace_time = None
+        run._scheduler, run._jobstore_alias = job._scheduler, job._jobstore_alias
         try:
-            executor.submit_job(job, [when])
+            executor.submit_job(run, [when])
         except MaxInstancesReachedError:
             raise RuntimeError(f"{job.name!r} is already running {job.max_instances} "
                                "time(s) (max_instances)") from None
@@ -779,13 +800,13 @@ class JobPanel(widgets.VBox):
         name = info.name if info is not None else job_id
         parts = [f"<h4 style='margin:4px 0'>{html.escape(name)} "
                  f"<small>({html.escape(job_id)})</small></h4>",
-                 "<b>Recent runs</b>", runs_html, "<b>Output</b>",
+                 "<div><b>Recent runs</b></div>", runs_html, "<div><b>Output</b></div>",
                  (f"<pre class='nbsched-log' style='max-height:200px;overflow:auto'>"
                   f"{html.escape(log_text)}</pre>" if log_text else
                   "<i>no output captured</i>" if self._capture else
                   "<i>output capture is not installed</i>")]
         if traceback_text:
-            parts += ["<b>Last traceback</b>",
+            parts += ["<div><b>Last traceback</b></div>",
                       f"<pre class='nbsched-traceback' style='color:#cf222e;max-height:200px;"
                       f"overflow:auto'>{html.escape(traceback_text)}</pre>"]
         body = "".join(parts)

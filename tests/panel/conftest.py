@@ -52,12 +52,13 @@ def runs(scheduler) -> RunWaiter:
     return RunWaiter(scheduler)
 
 
-def _wait_until(condition: Callable[[], bool], timeout: float = 10, what: str = "condition"):
+def _wait_until(condition: Callable[[], bool], timeout: float = 10,
+                what: str | Callable[[], str] = "condition"):
     """Poll ``condition`` (for state with no event to wait on: another process's file)."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            raise AssertionError(f"timed out waiting for {what() if callable(what) else what}")
         time.sleep(0.02)
 
 

@@ -122,7 +122,9 @@ def test_panel_shows_progress_of_a_running_job(kernel_scheduler, executor, progr
             view.tick()
             return view.row_texts(job_id)["progress"] == "one of four"
 
-        wait_until(shows_progress, timeout=20, what=f"progress of the {executor} job")
+        wait_until(shows_progress, timeout=20,
+                   what=lambda: f"progress of the {executor} job: {view.row_texts(job_id)}, "
+                                f"{kernel_scheduler.get_run_history(job_id)}")
         texts = view.row_texts(job_id)
         assert texts["state"] == "running"
         assert texts["progress_visible"] == "visible"

@@ -94,6 +94,8 @@ def test_run_now_runs_the_job_and_keeps_its_schedule(scheduler, runs, make_panel
     texts = view.row_texts("j")
     assert texts["last"].startswith("ok")
     assert texts["runs"] == "1"
+    # The run ended before the panel's own submission event: it must not look running.
+    assert texts["state"] == "scheduled" and texts["progress_visible"] == "hidden"
     assert scheduler.get_job("j").next_run_time == before
     assert scheduler.get_run_history("j")[0].retval_repr == "42"
 
