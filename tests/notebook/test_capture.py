@@ -223,3 +223,20 @@ def test_configured_stream_handlers_do_not_leak_job_records(kernel) -> None:
     messages = run_collecting_everything(kernel, "time.sleep(1.2)")
     assert "UNCAPTURED marker" in repr(messages)
     kernel.run("sched.shutdown(wait=False)")
+
+
+def test_load_ext_installs_capture_for_the_kernel_scheduler(kernel) -> None:
+    kernel.run("%load_ext nbsched")
+    kernel.run(
+        "import nbsched, sys\n"
+        "from nbsched.notebook.capture import get_capture\n"
+        "def kernel_job():\n"
+        "    print('KERNEL-JOB marker')\n"
+        "    print('KERNEL-JOB err', file=sys.stderr)\n"
+        "nbsched.get_scheduler().add_job(kernel_job, 'interval', seconds=0.2, id='kj')\n"
+    )
+    messages = run_collecting_everything(kernel, "import time; time.sleep(1.2)")
+    assert "KERNEL-JOB" not in repr(messages)
+    streams = kernel.value("sorted({e.stream for e in get_capture().get_log('kj')})")
+    assert streams == ["stderr", "stdout"]
+    kernel.run("nbsched.get_scheduler().remove_job('kj')")
