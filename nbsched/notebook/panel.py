@@ -193,8 +193,8 @@ class _Row:
         self.state = cell(widgets.HTML(), widths[6])
         self.state.add_class(f"nbsched-state-{cid}")
         self.bar = widgets.FloatProgress(value=0.0, min=0.0, max=1.0,
-                                         layout=widgets.Layout(width="70px"))
-        self.bar_text = widgets.HTML(layout=widgets.Layout(width="75px", overflow="hidden"))
+                                         layout=widgets.Layout(width="55px"))
+        self.bar_text = widgets.HTML(layout=widgets.Layout(width="85px", overflow="hidden"))
         self.progress = widgets.HBox([self.bar, self.bar_text],
                                      layout=widgets.Layout(width=widths[7], visibility="hidden"))
         self.buttons: dict[str, widgets.Button] = {}
@@ -620,7 +620,8 @@ class JobPanel(widgets.VBox):
             row.set("bar", row.bar, "value", round(item.fraction, 3))
             text = item.message or f"{item.fraction:.0%}"
             row.set("bar_text", row.bar_text, "value",
-                    f"<small title='{html.escape(text)}'>{html.escape(text)}</small>")
+                    f"<small style='white-space:nowrap' title='{html.escape(text)}'>"
+                    f"{html.escape(text)}</small>")
         elif running:
             row.set("bar_text", row.bar_text, "value", "<small>running…</small>")
             row.set("bar", row.bar, "value", 0.0)
