@@ -18,6 +18,9 @@ __all__ = [
     "__version__",
     "get_scheduler",
     "load_ipython_extension",
+    "panel",
+    "progress",
+    "trigger_builder",
     "unload_ipython_extension",
 ]
 
@@ -44,3 +47,22 @@ def get_scheduler() -> KernelScheduler:
     from nbsched.notebook.kernel import get_scheduler as get
 
     return get()
+
+
+def __getattr__(name: str) -> Any:
+    """Lazy access to the widget layer: ``nbsched.panel()``, ``nbsched.trigger_builder()``
+    and ``nbsched.progress(done, total)`` import ipywidgets only when first used."""
+    if name == "panel":
+        from nbsched.notebook.panel import panel
+
+        return panel
+    if name == "trigger_builder":
+        from nbsched.notebook.builder import trigger_builder
+
+        return trigger_builder
+    if name == "progress":
+        import importlib
+
+        # The module object is itself callable: nbsched.progress(done, total, message).
+        return importlib.import_module("nbsched.progress")
+    raise AttributeError(f"module 'nbsched' has no attribute {name!r}")

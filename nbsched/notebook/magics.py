@@ -15,7 +15,6 @@ from __future__ import annotations
 import ast
 import sys
 import uuid
-from datetime import datetime
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -166,7 +165,7 @@ class ScheduleMagics(Magics):
               help="WHEN is 'every 10m', 'cron \"*/5 9-17 * * mon-fri\"', "
                    "'at 2026-12-01T09:00' or 'in 30s'; CALL is a Python call such as "
                    "refresh(df, limit=5). Subcommands: list, pause JOB, resume JOB, "
-                   "remove JOB, run JOB, history [JOB], log JOB")
+                   "remove JOB, run JOB, history [JOB], log JOB, panel")
     @line_cell_magic
     def schedule(self, line: str, cell: str | None = None) -> Any:
         """Schedule a call (line magic) or the cell body (cell magic), or manage jobs.
@@ -316,6 +315,10 @@ class ScheduleMagics(Magics):
     def _subcommand(self, parsed: ParsedLine, opts: Any) -> Any:
         command, targets = parsed.subcommand, parsed.targets
         scheduler = self.scheduler
+        if command == "panel":
+            from nbsched.notebook.panel import panel
+
+            return panel(scheduler)
         if command == "list":
             if targets:
                 raise SpecError(f"%schedule list takes no job, got {' '.join(targets)!r}")
@@ -363,11 +366,10 @@ class ScheduleMagics(Magics):
 
     def _run_now(self, job: Any) -> None:
         from nbsched.executors.base import MaxInstancesReachedError
+        from nbsched.notebook.run_now import run_now
 
-        scheduler = self.scheduler
-        executor = scheduler._lookup_executor(job.executor)
         try:
-            executor.submit_job(job, [datetime.now(scheduler.timezone)])
+            run_now(self.scheduler, job)
         except MaxInstancesReachedError:
             raise SpecError(
                 f"{job.name!r} is already running {job.max_instances} time(s) "

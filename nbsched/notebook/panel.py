@@ -24,7 +24,6 @@ How it stays cheap when left open for hours (see ``docs/panel.md`` for measureme
 
 from __future__ import annotations
 
-import copy
 import html
 import logging
 import re
@@ -56,8 +55,8 @@ from nbsched.events import (
     EVENT_SCHEDULER_RESUMED,
     EVENT_SCHEDULER_SHUTDOWN,
     EVENT_SCHEDULER_STARTED,
-    JobSubmissionEvent,
 )
+from nbsched.notebook.run_now import run_now
 from nbsched.progress import registry as progress_registry
 
 __all__ = ["MAX_REFETCH_PER_TICK", "JobPanel", "css_id", "format_countdown", "format_duration",
@@ -717,20 +716,11 @@ class JobPanel(widgets.VBox):
         job = scheduler.get_job(job_id, store)
         if job is None:
             raise KeyError(f"job_id: {job_id!r}: no such job")
-        when = datetime.now(scheduler.timezone)
-        executor = scheduler._lookup_executor(job.executor)
-        # A run asked for by hand must run, however long a fresh worker takes to start:
-        # submit a copy without a misfire grace time (the stored job is untouched).
-        run = copy.copy(job)
-        run.misfire_grace_time = None
-        run._scheduler, run._jobstore_alias = job._scheduler, job._jobstore_alias
         try:
-            executor.submit_job(run, [when])
+            run_now(scheduler, job)
         except MaxInstancesReachedError:
             raise RuntimeError(f"{job.name!r} is already running {job.max_instances} "
                                "time(s) (max_instances)") from None
-        scheduler._dispatch_event(JobSubmissionEvent(EVENT_JOB_SUBMITTED, job_id,
-                                                     job._jobstore_alias, [when]))
 
     def _on_pause_all(self, change: dict[str, Any]) -> None:
         if self._syncing_pause_all:

@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 WHEN_KEYWORDS = ("every", "cron", "at", "in")
-SUBCOMMANDS = ("list", "pause", "resume", "remove", "run", "history", "log")
+SUBCOMMANDS = ("list", "pause", "resume", "remove", "run", "history", "log", "panel")
 #: Options that take a value (``--name x`` or ``--name=x``).
 VALUE_OPTIONS = frozenset(
     {"--name", "--id", "--executor", "--timezone", "--max-instances", "--misfire-grace",

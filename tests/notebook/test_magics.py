@@ -274,3 +274,14 @@ def test_process_executor_runs_a_notebook_function(k):
     assert total == sum(i * i for i in range(1000))
     assert pid != k.value("os.getpid()")
     k.run("%schedule remove crunch")
+
+
+def test_panel_subcommand_shows_the_job_panel(k):
+    k.run("%schedule every 1h --name in-panel add(1)")
+    outputs, error = k.execute("%schedule panel")
+    assert error is None, error
+    widget = next(o["data"] for o in outputs if "application/vnd.jupyter.widget-view+json" in
+                  o.get("data", {}))
+    assert widget["application/vnd.jupyter.widget-view+json"]["model_id"]
+    assert k.value("'nbsched-panel' in _._dom_classes")
+    k.run("_.close()\n%schedule remove in-panel")
