@@ -44,6 +44,20 @@ def check_jitter(jitter: Any) -> None:
         raise ValueError(f"jitter: {jitter!r}: must be a non-negative number of seconds")
 
 
+#: ``(interval, step in microseconds, length in seconds)`` per whole number of seconds, shared
+#: by all triggers with that interval: the common intervals cost no allocation per job.
+_WHOLE_SECONDS: dict[int, tuple[timedelta, int, float]] = {}
+
+
+def _whole_seconds(total: int) -> tuple[timedelta, int, float]:
+    if not total:
+        total = 1  # APScheduler: all zero means every second
+    parts = (timedelta(0, total), total * 1_000_000, float(total))
+    if len(_WHOLE_SECONDS) < 1024:
+        _WHOLE_SECONDS[total] = parts
+    return parts
+
+
 def _interval_from_units(
     weeks: Any, days: Any, hours: Any, minutes: Any, seconds: Any
 ) -> timedelta:
@@ -111,13 +125,14 @@ class IntervalTrigger(BaseTrigger):
             and weeks >= 0 and days >= 0 and hours >= 0 and minutes >= 0 and seconds >= 0
         ):
             total = weeks * 604800 + days * 86400 + hours * 3600 + minutes * 60 + seconds
-            if not total:
-                total = 1  # APScheduler: all zero means every second
-            interval = timedelta(0, total)
-            step = total * 1_000_000
+            try:
+                interval, step, length = _WHOLE_SECONDS[total]
+            except KeyError:
+                interval, step, length = _whole_seconds(total)
         else:
             interval = _interval_from_units(weeks, days, hours, minutes, seconds)
             step = interval // _MICROSECOND
+            length = interval.total_seconds()
         if jitter is not None:
             check_jitter(jitter)
 
@@ -145,7 +160,7 @@ class IntervalTrigger(BaseTrigger):
         setattr_(self, "end_date", end)
         setattr_(self, "interval", interval)
         setattr_(self, "jitter", jitter)
-        setattr_(self, "interval_length", step / 1_000_000)
+        setattr_(self, "interval_length", length)
         setattr_(self, "_step", step)
         setattr_(self, "_start", _micros(start))
         setattr_(self, "_end", end_micros)
