@@ -13,17 +13,26 @@ Two ways to store *what* a job calls:
 
 Arguments and the trigger are pickled (cloudpickle, so classes defined in a notebook work).
 
-Record layout (format version 1)::
+Record layout (format version 2)::
 
     b"NBSJ" | version (1 byte) | HMAC-SHA256 tag (32 bytes) | body
-    body = header length (4 bytes, big endian) | header (UTF-8 JSON) | pickled parts
+    body = lengths of header, state and trigger (3 x 4 bytes, big endian)
+           | header (UTF-8 JSON) | state pickle | trigger pickle | function pickle (by value)
 
 The tag covers magic, version and body, and is checked (in constant time) before anything is
 unpickled: a record changed by anyone without the user's key (see :mod:`nbsched.signing`) is
 refused with :class:`SignatureError` and its pickles are never loaded. The JSON header holds
 safe metadata — job id, name, the callable's name, reference or source text — that
 :func:`describe_record` returns without unpickling anything, so a tool can show a quarantined
-record to the user.
+record to the user. Decoding never parses the header: the fixed-size lengths say where each
+pickle is.
+
+Speed matters because a store encodes a record on every add and update and decodes every
+record it lists. So the trigger is pickled apart from the rest: nbsched's triggers are
+immutable, so a trigger object is pickled once (the same job updated after each run, or many
+jobs sharing a trigger) and identical trigger bytes are unpickled once per process. The next
+run time is stored as plain numbers plus its zone key (see ``_pack_time``). Format 1 (one
+pickle for state and trigger, header listing the parts) is still read.
 """
 
 from __future__ import annotations
@@ -36,9 +45,12 @@ import pickle
 import struct
 import sys
 import textwrap
+import time
 from datetime import datetime, timezone
 from functools import partial
+from json.encoder import encode_basestring_ascii as _encode_json_str
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import cloudpickle
 
@@ -61,7 +73,10 @@ __all__ = [
 ]
 
 MAGIC = b"NBSJ"
-RECORD_VERSION = 1
+#: The format :func:`encode_job_state` writes; :func:`decode_job_state` also reads format 1.
+RECORD_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
+_PREFIX_V2 = MAGIC + bytes([RECORD_VERSION])
 _PREFIX_SIZE = len(MAGIC) + 1
 _BODY_OFFSET = _PREFIX_SIZE + TAG_SIZE
 _HEADER_LEN = struct.Struct(">I")
@@ -252,6 +267,23 @@ def _display_name(func: Any) -> str:
 
 # --- the job record --------------------------------------------------------------------------
 
+#: ``>III``: lengths of the header, the state pickle and the trigger pickle (format 2); the
+#: function pickle of a by-value callable takes the rest of the body.
+_LAYOUT = struct.Struct(">III")
+_HEADER_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
+_VERSION_JSON = _HEADER_ENCODER.encode(__version__)
+_CACHE_LIMIT = 2048
+
+# Per-object caches. Triggers are immutable, so one trigger object always pickles (and
+# prints) the same, and identical authenticated trigger bytes always unpickle to an equal
+# trigger — which can then be shared. Only nbsched's own trigger classes are cached: a
+# third-party trigger might be mutable. Entries hold the trigger itself, so an ``id`` is never
+# reused while its entry lives.
+_trigger_out: dict[int, tuple[Any, bytes, str]] = {}
+_trigger_in: dict[bytes, Any] = {}
+_ref_headers: dict[str, str] = {}
+_sources: dict[Any, str | None] = {}
+
 
 def encode_job_state(state: dict[str, Any]) -> bytes:
     """Serialize and sign a job's ``__getstate__()`` dict.
@@ -269,35 +301,57 @@ def encode_job_state(state: dict[str, Any]) -> bytes:
     if "func" not in state:
         raise TypeError("state must contain a 'func' entry")
     job_id = state.get("id")
-    func = state["func"]
+    func_json, func_ref, func_part = _encode_func(state["func"], job_id)
 
-    func_header, func_part = _encode_func(func, job_id)
-    parts: list[tuple[str, bytes]] = []
-    if func_part is not None:
-        parts.append(("func", func_part))
+    rest = dict(state)
+    if func_ref is None:
+        del rest["func"]
+    else:
+        rest["func"] = func_ref
+    if "trigger" in rest:
+        trigger_part, trigger_json = _encode_trigger(rest.pop("trigger"), job_id)
+    else:
+        trigger_part, trigger_json = b"", "null"
+    next_run_time = rest.get("next_run_time")
+    packed_time = None
+    if isinstance(next_run_time, datetime):
+        packed_time = _pack_time(next_run_time)
+        if packed_time is not None:
+            del rest["next_run_time"]
+    # Aware datetimes cost more to pickle than everything else here; see _pack_time.
+    state_part = _dumps((rest, packed_time), job_id, "arguments or options")
 
-    # One pickle for everything but the callable: pickling is most of the cost of a record.
-    rest = {key: value for key, value in state.items() if key != "func"}
-    parts.append(("state", _dumps(rest, job_id, "arguments, trigger or options")))
-
-    next_run_time = state.get("next_run_time")
-    header = {
-        "format": RECORD_VERSION,
-        "id": job_id,
-        "name": state.get("name"),
-        "func": func_header,
-        "trigger": _safe_str(state.get("trigger")),
-        "executor": state.get("executor"),
-        "next_run_time": (
-            next_run_time.isoformat() if isinstance(next_run_time, datetime) else None
-        ),
-        "written_at": datetime.now(timezone.utc).isoformat(),
-        "nbsched": __version__,
-        "parts": [[name, len(data)] for name, data in parts],
-    }
-    header_bytes = json.dumps(header, default=str, separators=(",", ":")).encode("utf-8")
-    body = b"".join([_HEADER_LEN.pack(len(header_bytes)), header_bytes, *(d for _, d in parts)])
-    prefix = MAGIC + bytes([RECORD_VERSION])
+    header = "".join(
+        (
+            '{"format":2,"id":',
+            _json(job_id),
+            ',"name":',
+            _json(state.get("name")),
+            ',"func":',
+            func_json,
+            ',"trigger":',
+            trigger_json,
+            ',"executor":',
+            _json(state.get("executor")),
+            ',"next_run_time":',
+            _json(next_run_time.isoformat()) if isinstance(next_run_time, datetime) else "null",
+            ',"written_at":',
+            repr(time.time()),
+            ',"nbsched":',
+            _VERSION_JSON,
+            "}",
+        )
+    ).encode("utf-8")
+    body = b"".join(
+        (
+            _LAYOUT.pack(len(header), len(state_part), len(trigger_part)),
+            header,
+            state_part,
+            trigger_part,
+            func_part,
+        )
+    )
+    prefix = _PREFIX_V2
     return prefix + sign(prefix + body) + body
 
 
@@ -312,6 +366,55 @@ def decode_job_state(payload: bytes, *, resolve: bool = True) -> dict[str, Any]:
     :raises RestoreError: if the record is authentic but cannot be restored here (unknown
         format version, missing module, a pickle that fails to load)
     """
+    payload = _check_payload(payload)
+    state = _decode_v1(payload) if payload[len(MAGIC)] == 1 else _decode_v2(payload)
+    if resolve:
+        func = state.get("func")
+        if isinstance(func, str):
+            try:
+                ref_to_obj(func)
+            except (LookupError, ValueError) as exc:
+                raise RestoreError(f"cannot restore job {state.get('id')!r}: {exc}") from exc
+    return state
+
+
+def _decode_v2(payload: bytes) -> dict[str, Any]:
+    body = _verified_body(payload)
+    try:
+        header_len, state_len, trigger_len = _LAYOUT.unpack_from(body)
+        start = _LAYOUT.size + header_len
+        trigger_start = start + state_len
+        func_start = trigger_start + trigger_len
+        if func_start > len(body):
+            raise ValueError("part lengths do not add up")
+    except Exception as exc:
+        raise RestoreError(f"malformed nbsched job record: {type(exc).__name__}: {exc}") from exc
+    try:
+        loaded = _loads(body[start:trigger_start], None, "arguments or options")
+    except RestoreError as exc:
+        job_id = _read_header(2, body, verified=True).get("id")
+        raise RestoreError(str(exc).replace("job None", f"job {job_id!r}", 1)) from exc.__cause__
+    try:
+        rest, packed_time = loaded
+        state = dict(rest)
+    except (TypeError, ValueError):
+        raise RestoreError(
+            f"job record holds a {type(loaded).__name__}, not job state"
+        ) from None
+    job_id = state.get("id")
+    if packed_time is not None:
+        state["next_run_time"] = _unpack_time(packed_time, job_id)
+    if trigger_len:
+        state["trigger"] = _decode_trigger(body[trigger_start:func_start], job_id)
+    if "func" not in state:
+        state["func"] = _loads(body[func_start:], job_id, "function")
+    elif func_start != len(body):
+        raise RestoreError(f"malformed nbsched job record {job_id!r}: trailing bytes")
+    return state
+
+
+def _decode_v1(payload: bytes) -> dict[str, Any]:
+    """Format 1 (nbsched 0.1): JSON header listing the parts, one pickle for the state."""
     header, parts = _open_record(payload, verified=True)
     job_id = header.get("id")
     state = _loads(parts.get("state"), job_id, "arguments, trigger or options")
@@ -324,11 +427,6 @@ def decode_job_state(payload: bytes, *, resolve: bool = True) -> dict[str, Any]:
         ref = func_header.get("ref")
         if not isinstance(ref, str):
             raise RestoreError(f"job record {job_id!r} names no function")
-        if resolve:
-            try:
-                ref_to_obj(ref)
-            except (LookupError, ValueError) as exc:
-                raise RestoreError(f"cannot restore job {job_id!r}: {exc}") from exc
         state["func"] = ref
     return state
 
@@ -339,22 +437,27 @@ def describe_record(payload: bytes, *, verify: bool = True) -> dict[str, Any]:
     Keys: ``format``, ``verified``, ``id``, ``name``, ``func`` (display name), ``func_ref``
     (reference or None), ``by_value``, ``source`` (source text of a by-value callable or
     None), ``trigger`` (its ``str``), ``executor``, ``next_run_time`` (ISO text or None),
-    ``written_at``, ``nbsched`` (version that wrote it). With ``verify=False`` the signature is
-    checked but not required; ``verified`` says whether it matched — never trust the
-    metadata of an unverified record beyond displaying it.
+    ``written_at`` (ISO text), ``nbsched`` (version that wrote it). With ``verify=False`` the
+    signature is checked but not required; ``verified`` says whether it matched — never trust
+    the metadata of an unverified record beyond displaying it.
 
     :raises SignatureError: if ``verify`` is true and the signature does not match
     :raises RecordError: if the payload is not an nbsched record at all
     """
+    payload = _check_payload(payload)
     try:
-        header, _parts = _open_record(payload, verified=True)
+        body = _verified_body(payload)
         verified = True
     except SignatureError:
         if verify:
             raise
-        header, _parts = _open_record(payload, verified=False)
+        body = payload[_BODY_OFFSET:]
         verified = False
+    header = _read_header(payload[len(MAGIC)], body, verified=verified)
     func = header.get("func") or {}
+    written_at = header.get("written_at")
+    if isinstance(written_at, (int, float)) and not isinstance(written_at, bool):
+        written_at = datetime.fromtimestamp(written_at, timezone.utc).isoformat()
     return {
         "format": header.get("format"),
         "verified": verified,
@@ -367,7 +470,7 @@ def describe_record(payload: bytes, *, verify: bool = True) -> dict[str, Any]:
         "trigger": header.get("trigger"),
         "executor": header.get("executor"),
         "next_run_time": header.get("next_run_time"),
-        "written_at": header.get("written_at"),
+        "written_at": written_at,
         "nbsched": header.get("nbsched"),
     }
 
@@ -375,16 +478,24 @@ def describe_record(payload: bytes, *, verify: bool = True) -> dict[str, Any]:
 # --- internals -------------------------------------------------------------------------------
 
 
-def _encode_func(func: Any, job_id: Any) -> tuple[dict[str, Any], bytes | None]:
-    """Return the callable's header entry and, when stored by value, its pickle."""
+def _encode_func(func: Any, job_id: Any) -> tuple[str, str | None, bytes]:
+    """The callable's header entry (JSON text), reference (None: by value) and pickle.
+
+    The pickle is empty for a callable stored by reference.
+    """
     if isinstance(func, str):
+        cached = _ref_headers.get(func)
+        if cached is not None:
+            return cached, func, b""
         module_name, sep, qualname = func.partition(":")
         if not (module_name and sep and qualname):
             raise ValueError(
                 f"func of job {job_id!r} must be a 'module:qualname' reference, got {func!r}"
             )
         if is_by_reference(func):
-            return {"kind": "ref", "ref": func, "name": qualname}, None
+            text = _HEADER_ENCODER.encode({"kind": "ref", "ref": func, "name": qualname})
+            _remember(_ref_headers, func, text)
+            return text, func, b""
         try:
             func_obj = ref_to_obj(func)
         except LookupError as exc:
@@ -398,7 +509,10 @@ def _encode_func(func: Any, job_id: Any) -> tuple[dict[str, Any], bytes | None]:
             raise TypeError(f"func of job {job_id!r} must be callable or a reference string")
         if is_by_reference(func):
             ref = obj_to_ref(func)
-            return {"kind": "ref", "ref": ref, "name": callable_name(func)}, None
+            text = _HEADER_ENCODER.encode(
+                {"kind": "ref", "ref": ref, "name": callable_name(func)}
+            )
+            return text, ref, b""
         func_obj = func
         hint = None
     data = _dumps(func_obj, job_id, "function")
@@ -407,9 +521,99 @@ def _encode_func(func: Any, job_id: Any) -> tuple[dict[str, Any], bytes | None]:
         "ref": hint,
         "name": _display_name(func_obj),
         "module": getattr(func_obj, "__module__", None),
-        "source": _source_text(func_obj),
+        "source": _cached_source(func_obj),
     }
-    return header, data
+    return _HEADER_ENCODER.encode(header), None, data
+
+
+def _cached_source(func: Any) -> str | None:
+    """:func:`_source_text`, remembered per code object (``inspect.getsource`` reads files)."""
+    target = func
+    while isinstance(target, partial):
+        target = target.func
+    code = getattr(getattr(target, "__func__", target), "__code__", None)
+    if code is None:
+        return _source_text(func)
+    try:
+        return _sources[code]
+    except KeyError:
+        pass
+    text = _source_text(func)
+    _remember(_sources, code, text)
+    return text
+
+
+def _is_own_trigger(trigger: Any) -> bool:
+    """nbsched's trigger classes are immutable; a third-party one might not be."""
+    return type(trigger).__module__.startswith("nbsched.triggers.")
+
+
+def _encode_trigger(trigger: Any, job_id: Any) -> tuple[bytes, str]:
+    """The trigger's pickle and its ``str`` as JSON text, remembered per trigger object."""
+    entry = _trigger_out.get(id(trigger))
+    if entry is not None and entry[0] is trigger:
+        return entry[1], entry[2]
+    data = _dumps(trigger, job_id, "trigger")
+    text = _json(_safe_str(trigger))
+    if _is_own_trigger(trigger):
+        _remember(_trigger_out, id(trigger), (trigger, data, text))
+    return data, text
+
+
+def _decode_trigger(data: bytes, job_id: Any) -> Any:
+    """Unpickle an (already authenticated) trigger; equal bytes share one immutable trigger."""
+    trigger = _trigger_in.get(data)
+    if trigger is None:
+        trigger = _loads(data, job_id, "trigger")
+        if _is_own_trigger(trigger):
+            _remember(_trigger_in, data, trigger)
+    return trigger
+
+
+def _remember(cache: dict, key: Any, value: Any) -> None:
+    """Bounded caches: start over when full (cheap, and the hot entries come straight back)."""
+    if len(cache) >= _CACHE_LIMIT:
+        cache.clear()
+    cache[key] = value
+
+
+def _pack_time(value: datetime) -> tuple | None:
+    """An aware UTC or zoneinfo datetime as plain numbers plus the zone key.
+
+    Pickling ``timezone.utc`` or a ``ZoneInfo`` imports and looks up their classes on every
+    call, which costs several times more than the rest of a job's options; plain numbers do
+    not. None means "pickle it as it is" (naive, fixed-offset or third-party zones).
+    """
+    tz = value.tzinfo
+    if tz is timezone.utc:
+        key = None
+    elif type(tz) is ZoneInfo and tz.key and ZoneInfo(tz.key) is tz:
+        key = tz.key
+    else:
+        return None
+    return (
+        value.year, value.month, value.day, value.hour, value.minute, value.second,
+        value.microsecond, value.fold, key,
+    )
+
+
+def _unpack_time(packed: Any, job_id: Any) -> datetime:
+    try:
+        *fields, fold, key = packed
+        tz = timezone.utc if key is None else ZoneInfo(key)
+        return datetime(*fields, tzinfo=tz, fold=fold)
+    except Exception as exc:
+        raise RestoreError(
+            f"cannot restore the next run time of job {job_id!r}: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _json(value: Any) -> str:
+    if type(value) is str:
+        return _encode_json_str(value)
+    if value is None:
+        return "null"
+    return _HEADER_ENCODER.encode(value)
 
 
 def _dumps(obj: Any, job_id: Any, what: str) -> bytes:
@@ -453,8 +657,10 @@ def _loads(data: bytes | None, job_id: Any, what: str) -> Any:
         ) from exc
 
 
-def _open_record(payload: bytes, *, verified: bool) -> tuple[dict[str, Any], dict[str, bytes]]:
-    """Check framing (and the tag when ``verified``); return the header and the raw parts."""
+
+
+def _check_payload(payload: Any) -> bytes:
+    """Check the type, the record marker and the format version (nothing is trusted yet)."""
     if not isinstance(payload, (bytes, bytearray, memoryview)):
         raise TypeError(f"payload must be bytes, not {type(payload).__name__}")
     if type(payload) is not bytes:
@@ -465,25 +671,53 @@ def _open_record(payload: bytes, *, verified: bool) -> tuple[dict[str, Any], dic
             "another program or damaged, and was not unpickled"
         )
     version = payload[len(MAGIC)]
-    if version != RECORD_VERSION:
+    if version not in _READABLE_VERSIONS:
         raise RestoreError(
             f"job record format version {version} is not known to nbsched {__version__} "
-            f"(it reads version {RECORD_VERSION}); was it written by a newer nbsched?"
+            f"(it reads versions {', '.join(map(str, _READABLE_VERSIONS))}); was it written "
+            f"by a newer nbsched?"
         )
-    tag = payload[_PREFIX_SIZE:_BODY_OFFSET]
+    return payload
+
+
+def _verified_body(payload: bytes) -> bytes:
+    """The body of a checked payload, after its tag verified in constant time."""
     body = payload[_BODY_OFFSET:]
-    if verified and not verify(payload[:_PREFIX_SIZE] + body, tag):
+    if not verify(payload[:_PREFIX_SIZE] + body, payload[_PREFIX_SIZE:_BODY_OFFSET]):
         raise SignatureError(
             "job record signature does not match: the record was changed after it was "
             f"written, or it was signed with a different key than {_key_source()}; "
             "it was not unpickled"
         )
+    return body
+
+
+def _read_header(version: int, body: bytes, *, verified: bool) -> dict[str, Any]:
+    """The JSON header of a version 1 or 2 body (never unpickles)."""
     try:
-        (header_len,) = _HEADER_LEN.unpack_from(body)
-        header = json.loads(body[_HEADER_LEN.size : _HEADER_LEN.size + header_len].decode())
+        if version == 1:
+            offset = _HEADER_LEN.size
+            (header_len,) = _HEADER_LEN.unpack_from(body)
+        else:
+            offset = _LAYOUT.size
+            header_len = _LAYOUT.unpack_from(body)[0]
+        if offset + header_len > len(body):
+            raise ValueError("the header is longer than the record")
+        header = json.loads(body[offset : offset + header_len].decode())
         if not isinstance(header, dict):
             raise ValueError("the header is not a JSON object")
-        offset = _HEADER_LEN.size + header_len
+    except Exception as exc:
+        error = RestoreError if verified else RecordError
+        raise error(f"malformed nbsched job record: {type(exc).__name__}: {exc}") from exc
+    return header
+
+
+def _open_record(payload: bytes, *, verified: bool) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """Format 1: verify (when ``verified``), return the header and the raw parts."""
+    body = _verified_body(payload) if verified else payload[_BODY_OFFSET:]
+    header = _read_header(1, body, verified=verified)
+    try:
+        offset = _HEADER_LEN.size + _HEADER_LEN.unpack_from(body)[0]
         parts: dict[str, bytes] = {}
         for name, length in header["parts"]:
             parts[name] = body[offset : offset + length]

@@ -15,6 +15,7 @@ import types
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -475,9 +476,13 @@ def test_flipped_version_byte_is_refused_before_unpickling(
     tmp_path: Path, unpickle_spy: list[int]
 ) -> None:
     marker = tmp_path / "marker"
-    tampered = bytearray(evil_payload(marker))
-    tampered[4] ^= 0x01
+    payload = evil_payload(marker)
+    tampered = bytearray(payload)
+    tampered[4] = 0
     with pytest.raises(RestoreError, match="format version 0 is not known"):
+        decode_job_state(bytes(tampered))
+    tampered[4] = 1  # a version this nbsched reads: the tag covers the version byte
+    with pytest.raises(SignatureError, match="not unpickled"):
         decode_job_state(bytes(tampered))
     assert unpickle_spy == [] and not marker.exists()
 
@@ -654,3 +659,140 @@ def test_function_from_a_real_ipython_cell(tmp_path: Path) -> None:
     assert info["by_value"] and info["func"] == "tripled"
     assert "# typed in a cell" in info["source"]
     assert call(decode_job_state(payload)) == 42
+
+
+# --- format 2: layout, caches, format 1 still read -------------------------------------------
+
+#: A format-1 record written by nbsched 0.1 (signed with V1_KEY): operator.add(1, 2), an
+#: interval trigger and a Europe/Paris next run time.
+V1_KEY = "nbsched v1 fixture key"
+V1_RECORD = bytes.fromhex(
+    "4e42534a018087131ee7977f08ef60f3c83561f231670548217efb530d0e4128fe4a6a86fe0000011c7b2266"
+    "6f726d6174223a312c226964223a2276312d6a6f62222c226e616d65223a226f6c64206a6f62222c2266756e"
+    "63223a7b226b696e64223a22726566222c22726566223a226f70657261746f723a616464222c226e616d6522"
+    "3a22616464227d2c2274726967676572223a22696e74657276616c5b303a30353a30305d222c226578656375"
+    "746f72223a2264656661756c74222c226e6578745f72756e5f74696d65223a22323033302d30312d30325430"
+    "333a30343a30352b30313a3030222c227772697474656e5f6174223a22323032362d31312d32355431343a30"
+    "373a31382e3438353730362b30303a3030222c226e627363686564223a22302e312e30222c22706172747322"
+    "3a5b5b227374617465222c3531315d5d7d800595f4010000000000007d94288c0776657273696f6e944b018c"
+    "026964948c0676312d6a6f62948c0774726967676572948c196e6273636865642e74726967676572732e696e"
+    "74657276616c948c0f496e74657276616c547269676765729493942981947d94288c0874696d657a6f6e6594"
+    "8c086461746574696d65948c0874696d657a6f6e65949394680b8c0974696d6564656c74619493944b004b00"
+    "4b0087945294859452948c0a73746172745f6461746594680b8c086461746574696d65949394430a07ee0102"
+    "030405000000946813869452948c08656e645f64617465944e8c08696e74657276616c94680f4b004d2c014b"
+    "00879452948c066a6974746572944e68014b0175628c086578656375746f72948c0764656661756c74948c04"
+    "61726773944b014b0286948c066b7761726773947d948c046e616d65948c076f6c64206a6f62948c126d6973"
+    "666972655f67726163655f74696d659447403e0000000000008c08636f616c6573636594888c0d6d61785f69"
+    "6e7374616e636573944b028c0d6e6578745f72756e5f74696d65946816430a07ee0102030405000000948c08"
+    "6275696c74696e73948c07676574617474729493948c087a6f6e65696e666f948c085a6f6e65496e666f9493"
+    "948c095f756e7069636b6c6594869452948c0c4575726f70652f5061726973944b018694529486945294752e"
+)
+
+
+def test_format_1_records_are_still_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NBSCHED_SECRET_KEY", V1_KEY)
+    assert V1_RECORD[4] == 1 and RECORD_VERSION == 2
+    state = decode_job_state(V1_RECORD)
+    assert state["func"] == "operator:add" and state["args"] == (1, 2)
+    assert state["id"] == "v1-job" and state["name"] == "old job"
+    assert state["next_run_time"] == datetime(2030, 1, 2, 3, 4, 5, tzinfo=ZoneInfo("Europe/Paris"))
+    assert state["trigger"] == IntervalTrigger(minutes=5, start_date=NEXT, timezone="UTC")
+    info = describe_record(V1_RECORD)
+    assert info["format"] == 1 and info["verified"] and info["func_ref"] == "operator:add"
+    assert datetime.fromisoformat(info["written_at"]).tzinfo is not None
+
+
+def test_format_1_records_are_still_verified(
+    monkeypatch: pytest.MonkeyPatch, unpickle_spy: list[int]
+) -> None:
+    monkeypatch.setenv("NBSCHED_SECRET_KEY", V1_KEY)
+    for index in (5, 40, 200, len(V1_RECORD) - 1):
+        tampered = bytearray(V1_RECORD)
+        tampered[index] ^= 0x01
+        with pytest.raises(SignatureError, match="not unpickled"):
+            decode_job_state(bytes(tampered))
+    monkeypatch.setenv("NBSCHED_SECRET_KEY", "another key")
+    with pytest.raises(SignatureError):
+        decode_job_state(V1_RECORD)
+    assert unpickle_spy == []
+
+
+def test_new_records_are_format_2() -> None:
+    payload = encode_job_state(state_for(add))
+    assert payload[:5] == MAGIC + bytes([2])
+    assert describe_record(payload)["format"] == 2
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        NEXT,
+        datetime(2030, 10, 27, 2, 30, tzinfo=ZoneInfo("Europe/Paris"), fold=1),
+        datetime(2030, 1, 2, 3, 4, 5, 678, tzinfo=timezone(timedelta(hours=-3))),
+        datetime(2030, 1, 2, 3, 4, 5, 678, tzinfo=ZoneInfo("UTC")),
+        datetime(2030, 1, 2, 3, 4, 5),
+        None,
+    ],
+    ids=["utc", "zoneinfo fold", "fixed offset", "zoneinfo utc", "naive", "paused"],
+)
+def test_next_run_time_round_trips_exactly(when: datetime | None) -> None:
+    restored = decode_job_state(encode_job_state(state_for(add, next_run_time=when)))
+    value = restored["next_run_time"]
+    assert value == when and repr(value) == repr(when)
+    if when is not None:
+        assert value.tzinfo is when.tzinfo or value.tzinfo == when.tzinfo
+        assert value.fold == when.fold
+
+
+def test_state_without_optional_entries_round_trips() -> None:
+    state = decode_job_state(encode_job_state({"id": "bare", "func": add}))
+    assert state == {"id": "bare", "func": f"{MODULE}:add"}
+
+
+def test_a_trigger_object_is_pickled_once() -> None:
+    trigger = IntervalTrigger(minutes=7, start_date=NEXT, timezone="UTC")
+    first = encode_job_state(state_for(add, trigger=trigger))
+    dumps_calls: list[Any] = []
+    real = serialization.pickle.dumps
+
+    def spy(obj: Any, *args: Any, **kwargs: Any) -> bytes:
+        dumps_calls.append(obj)
+        return real(obj, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(serialization.pickle, "dumps", spy)
+        second = encode_job_state(state_for(add, trigger=trigger, id="job-2"))
+    assert trigger not in dumps_calls
+    a, b = decode_job_state(first), decode_job_state(second)
+    assert a["trigger"] == trigger and a["trigger"] is b["trigger"]  # immutable: shared
+
+
+class MutableTrigger:
+    """A third-party trigger that changes in place: never cached."""
+
+    def __init__(self) -> None:
+        self.minutes = 1
+
+    def __str__(self) -> str:
+        return f"every {self.minutes} min"
+
+
+def test_third_party_triggers_are_not_cached() -> None:
+    trigger = MutableTrigger()
+    first = decode_job_state(encode_job_state(state_for(add, trigger=trigger)))
+    trigger.minutes = 9
+    payload = encode_job_state(state_for(add, trigger=trigger))
+    second = decode_job_state(payload)
+    assert first["trigger"].minutes == 1 and second["trigger"].minutes == 9
+    assert second["trigger"] is not decode_job_state(payload)["trigger"]
+    assert describe_record(payload)["trigger"] == "every 9 min"
+
+
+def test_by_value_source_is_looked_up_once_per_function(monkeypatch: pytest.MonkeyPatch) -> None:
+    func = make_closure(3)
+    encode_job_state(state_for(func))
+    calls: list[Any] = []
+    monkeypatch.setattr(serialization.inspect, "getsource", lambda obj: calls.append(obj) or "")
+    payload = encode_job_state(state_for(func))
+    assert calls == []
+    assert "return x + offset" in describe_record(payload)["source"]
