@@ -302,3 +302,27 @@ def test_matches_apscheduler(units, zone, start, now_offset, end_days, gaps):
         if actual is None:
             return
         previous, now = actual, actual + timedelta(seconds=gap)
+
+
+def test_whole_number_fast_path_matches_the_general_path():
+    # Whole-number units take an exact-type shortcut in the constructor (and share their
+    # timedelta); floats and mixed units go the general way. Both must agree.
+    fast = IntervalTrigger(weeks=1, days=2, hours=3, minutes=4, seconds=5, start_date=START)
+    general = IntervalTrigger(weeks=1.0, days=2, hours=3, minutes=4, seconds=5, start_date=START)
+    assert fast == general and fast.interval == general.interval
+    assert fast.interval_length == general.interval_length == 788645.0
+    assert IntervalTrigger(minutes=0, start_date=START).interval == timedelta(seconds=1)
+    with pytest.raises(ValueError, match="minutes: -1"):
+        IntervalTrigger(minutes=-1)
+    with pytest.raises(TypeError, match="seconds"):
+        IntervalTrigger(seconds=False)
+
+
+def test_first_fire_time_is_start_date_in_the_trigger_zone():
+    # The first fire time reuses start_date only when it is already in the trigger's zone.
+    berlin = START.astimezone(ZoneInfo("Europe/Berlin"))
+    trigger = IntervalTrigger(minutes=5, start_date=berlin, timezone="UTC")
+    first = trigger.get_next_fire_time(None, START - timedelta(hours=1))
+    assert first == START and first.tzinfo is trigger.timezone
+    same = IntervalTrigger(minutes=5, start_date=START, timezone="UTC")
+    assert same.get_next_fire_time(None, START - timedelta(hours=1)) is same.start_date
