@@ -37,6 +37,12 @@ __all__ = [
 ]
 
 
+#: What rebuilding a job from an authentic record raises when the record does not fit this
+#: process: an import that fails, a missing attribute or state entry, a value of the wrong kind.
+_RESTORE_ERRORS = (ImportError, LookupError, AttributeError, TypeError, ValueError)
+_job_class: Any = None  # nbsched.job.Job, imported on first use
+
+
 class JobLookupError(KeyError):
     """The store has no job with the given id (raised by update, remove and friends)."""
 
@@ -153,13 +159,36 @@ class BaseJobStore(ABC):
         Imported lazily: the Job module imports the scheduler machinery, and stores are
         importable (and testable) on their own.
         """
-        from nbsched.job import Job
+        global _job_class
+        if _job_class is None:
+            from nbsched.job import Job
 
-        job = Job.__new__(Job)
+            _job_class = Job
+        job = _job_class.__new__(_job_class)
         job.__setstate__(state)
         job._scheduler = self._scheduler
         job._jobstore_alias = self._alias
         return job
+
+    def _job_from_record(self, payload: bytes) -> Job:
+        """Verify, decode and restore a stored record (persistent stores).
+
+        Every fault *of the record* comes out as :class:`nbsched.serialization.RecordError`:
+        a bad signature, a pickle that fails to load, and — wrapped in ``RestoreError`` — a
+        callable or state that :meth:`_restore_job` cannot rebuild (module gone, missing
+        entry). Stores quarantine exactly those. Anything else, such as an unusable signing
+        key (``SigningKeyError``: a setup problem that would condemn every record), propagates.
+        """
+        from nbsched.serialization import RestoreError, decode_job_state
+
+        # resolve=False: restoring imports the callable anyway; failing there is wrapped below.
+        state = decode_job_state(payload, resolve=False)
+        try:
+            return self._restore_job(state)
+        except _RESTORE_ERRORS as exc:
+            raise RestoreError(
+                f"cannot restore job {state.get('id')!r}: {type(exc).__name__}: {exc}"
+            ) from exc
 
     # --- quarantine (persistent stores override) ----------------------------------------------
 

@@ -34,6 +34,7 @@ from nbsched.jobstores.base import (
     JobLookupError,
     QuarantinedJob,
 )
+from nbsched.serialization import RecordError
 
 if TYPE_CHECKING:  # pragma: no cover
     from nbsched.history import RunRecord
@@ -200,12 +201,14 @@ class RedisJobStore(BaseJobStore):
         return encode_job_state(job.__getstate__())
 
     def _restore_record(self, job_id: str, payload: bytes) -> Job | None:
-        """The job from a stored record, or None after quarantining a record that fails."""
-        from nbsched.serialization import decode_job_state
+        """The job from a stored record, or None after quarantining a record that fails.
 
+        Only faults of the record quarantine it (see :meth:`BaseJobStore._job_from_record`);
+        a setup problem such as an unusable signing key propagates.
+        """
         try:
-            return self._restore_job(decode_job_state(payload, resolve=False))
-        except Exception as exc:
+            return self._job_from_record(payload)
+        except RecordError as exc:
             reason = f"{type(exc).__name__}: {exc}"
             self._logger.error(
                 "Job %r could not be restored and was quarantined (not run, not deleted): %s",
@@ -323,8 +326,6 @@ class RedisJobStore(BaseJobStore):
         return result
 
     def retry_quarantined(self, job_id: str) -> Job:
-        from nbsched.serialization import decode_job_state
-
         pipe = self._redis.pipeline(transaction=True)
         pipe.hexists(self.quarantine_key, job_id)
         pipe.hget(self.jobs_key, job_id)
@@ -332,8 +333,8 @@ class RedisJobStore(BaseJobStore):
         if not quarantined or payload is None:
             raise JobLookupError(job_id)
         try:
-            job = self._restore_job(decode_job_state(payload, resolve=False))
-        except Exception as exc:
+            job = self._job_from_record(payload)
+        except RecordError as exc:
             reason = f"{type(exc).__name__}: {exc}"
             self._quarantine_script(keys=self._keys, args=[job_id, payload, reason, time.time()])
             raise

@@ -68,6 +68,7 @@ from nbsched.jobstores.base import (
     JobLookupError,
     QuarantinedJob,
 )
+from nbsched.serialization import RecordError
 
 if TYPE_CHECKING:  # pragma: no cover
     from nbsched.history import RunRecord
@@ -451,14 +452,15 @@ class SQLAlchemyJobStore(BaseJobStore):
         return encode_job_state(job.__getstate__())
 
     def _restore_row(self, job_id: str, payload: bytes) -> Job | None:
-        """The job from a stored record, or None after quarantining a record that fails."""
-        from nbsched.serialization import decode_job_state
+        """The job from a stored record, or None after quarantining a record that fails.
 
+        Only faults of the record quarantine it (see :meth:`BaseJobStore._job_from_record`);
+        a setup problem such as an unusable signing key propagates instead of condemning
+        every record.
+        """
         try:
-            # resolve=False: Job.__setstate__ imports the callable anyway (and a failure there
-            # quarantines the record just the same), so don't import it twice.
-            return self._restore_job(decode_job_state(payload, resolve=False))
-        except Exception as exc:
+            return self._job_from_record(payload)
+        except RecordError as exc:
             self._quarantine(job_id, payload, exc)
             return None
 
@@ -565,8 +567,6 @@ class SQLAlchemyJobStore(BaseJobStore):
         return [QuarantinedJob(*row) for row in rows]
 
     def retry_quarantined(self, job_id: str) -> Job:
-        from nbsched.serialization import decode_job_state
-
         c = self.jobs_t.c
         with self.engine.connect() as conn:
             payload = conn.execute(
@@ -575,8 +575,8 @@ class SQLAlchemyJobStore(BaseJobStore):
         if payload is None:
             raise JobLookupError(job_id)
         try:
-            job = self._restore_job(decode_job_state(bytes(payload)))
-        except Exception as exc:
+            job = self._job_from_record(bytes(payload))
+        except RecordError as exc:
             with self.engine.begin() as conn:
                 conn.execute(
                     update(self.jobs_t)

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from nbsched.jobstores.base import ConflictingIdError, JobLookupError, QuarantinedJob
+from nbsched.signing import SigningKeyError
 
 UTC = timezone.utc
 BASE = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -93,6 +94,47 @@ def test_record_signed_with_another_key_is_quarantined_then_retried(
     assert store.retry_quarantined("a").id == "a"
     assert store.retry_quarantined("b").next_run_time == at(20)
     assert [job.id for job in store.get_due_jobs(at(100))] == ["a", "b"]
+
+
+def _unusable_key_file(monkeypatch, tmp_path) -> None:
+    """Switch to a key file others can read: nbsched refuses it (a setup problem)."""
+    data = tmp_path / "shared-data-dir"
+    data.mkdir()
+    key = data / "secret.key"
+    key.write_text("ab" * 32 + "\n")
+    key.chmod(0o644)
+    monkeypatch.delenv("NBSCHED_SECRET_KEY")
+    monkeypatch.setenv("NBSCHED_DATA_DIR", str(data))
+
+
+def test_an_unusable_signing_key_propagates_and_quarantines_nothing(
+    store, make_job, monkeypatch, tmp_path
+):
+    store.add_job(make_job("a", at(10)))
+    store.add_job(make_job("b", None))
+    _unusable_key_file(monkeypatch, tmp_path)
+    with pytest.raises(SigningKeyError, match="chmod 600"):
+        store.get_all_jobs()
+    with pytest.raises(SigningKeyError):
+        store.get_due_jobs(at(100), limit=1)
+    with pytest.raises(SigningKeyError):
+        store.lookup_job("b")
+    assert store.get_quarantined_jobs() == []
+    monkeypatch.setenv("NBSCHED_SECRET_KEY", "job store test suite")
+    assert ids(store.get_all_jobs()) == ["a", "b"]
+
+
+def test_retry_with_an_unusable_signing_key_keeps_the_quarantine_reason(
+    store, make_job, monkeypatch, tmp_path
+):
+    store.add_job(make_job("a", at(10)))
+    monkeypatch.setenv("NBSCHED_SECRET_KEY", "somebody else's key")
+    assert store.get_all_jobs() == []
+    (before,) = store.get_quarantined_jobs()
+    _unusable_key_file(monkeypatch, tmp_path)
+    with pytest.raises(SigningKeyError):
+        store.retry_quarantined("a")
+    assert store.get_quarantined_jobs() == [before]
 
 
 def test_a_job_whose_module_vanished_is_quarantined(store, make_job, caplog):
