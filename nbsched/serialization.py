@@ -40,6 +40,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import operator
 import os
 import pickle
 import struct
@@ -273,6 +274,21 @@ _LAYOUT = struct.Struct(">III")
 _HEADER_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str)
 _VERSION_JSON = _HEADER_ENCODER.encode(__version__)
 _CACHE_LIMIT = 2048
+_ABSENT = object()
+
+#: The keys of ``Job.__getstate__()`` (version 1). A state with exactly these keys is stored as
+#: a tuple of values in _JOB_FIELD_NAMES order (trigger and next run time go apart).
+_JOB_KEYS = frozenset(
+    (
+        "version", "id", "func", "trigger", "executor", "args", "kwargs", "name",
+        "misfire_grace_time", "coalesce", "max_instances", "next_run_time",
+    )
+)
+_JOB_FIELD_NAMES = (
+    "func", "version", "id", "executor", "args", "kwargs", "name", "misfire_grace_time",
+    "coalesce", "max_instances",
+)
+_job_fields = operator.itemgetter(*_JOB_FIELD_NAMES[1:])
 
 # Per-object caches. Triggers are immutable, so one trigger object always pickles (and
 # prints) the same, and identical authenticated trigger bytes always unpickle to an equal
@@ -303,23 +319,27 @@ def encode_job_state(state: dict[str, Any]) -> bytes:
     job_id = state.get("id")
     func_json, func_ref, func_part = _encode_func(state["func"], job_id)
 
-    rest = dict(state)
-    if func_ref is None:
-        del rest["func"]
-    else:
-        rest["func"] = func_ref
-    if "trigger" in rest:
-        trigger_part, trigger_json = _encode_trigger(rest.pop("trigger"), job_id)
-    else:
+    trigger = state.get("trigger", _ABSENT)
+    if trigger is _ABSENT:
         trigger_part, trigger_json = b"", "null"
-    next_run_time = rest.get("next_run_time")
-    packed_time = None
-    if isinstance(next_run_time, datetime):
-        packed_time = _pack_time(next_run_time)
+    else:
+        trigger_part, trigger_json = _encode_trigger(trigger, job_id)
+    next_run_time = state.get("next_run_time")
+    packed_time = _pack_time(next_run_time) if type(next_run_time) is datetime else None
+    if len(state) == len(_JOB_KEYS) and state.keys() == _JOB_KEYS:
+        # A Job's state: the values alone, in a fixed order (no key names in every record).
+        fields: Any = (func_ref, *_job_fields(state))
+        when = next_run_time if packed_time is None else packed_time
+    else:
+        fields = {key: value for key, value in state.items() if key != "trigger"}
+        if func_ref is None:
+            del fields["func"]
+        else:
+            fields["func"] = func_ref
         if packed_time is not None:
-            del rest["next_run_time"]
-    # Aware datetimes cost more to pickle than everything else here; see _pack_time.
-    state_part = _dumps((rest, packed_time), job_id, "arguments or options")
+            del fields["next_run_time"]
+        when = packed_time
+    state_part = _dumps((fields, when), job_id, "arguments or options")
 
     header = "".join(
         (
@@ -395,15 +415,22 @@ def _decode_v2(payload: bytes) -> dict[str, Any]:
         job_id = _read_header(2, body, verified=True).get("id")
         raise RestoreError(str(exc).replace("job None", f"job {job_id!r}", 1)) from exc.__cause__
     try:
-        rest, packed_time = loaded
-        state = dict(rest)
-    except (TypeError, ValueError):
-        raise RestoreError(
-            f"job record holds a {type(loaded).__name__}, not job state"
-        ) from None
+        fields, when = loaded
+        if type(fields) is tuple:
+            if len(fields) != len(_JOB_FIELD_NAMES):
+                raise ValueError(f"{len(fields)} job fields instead of {len(_JOB_FIELD_NAMES)}")
+            state = dict(zip(_JOB_FIELD_NAMES, fields))
+        else:
+            state = dict(fields)
+    except (TypeError, ValueError) as exc:
+        raise RestoreError(f"job record holds no job state ({exc})") from None
     job_id = state.get("id")
-    if packed_time is not None:
-        state["next_run_time"] = _unpack_time(packed_time, job_id)
+    if type(when) is tuple:
+        state["next_run_time"] = _unpack_time(when, job_id)
+    elif type(fields) is tuple:
+        state["next_run_time"] = when
+    if state.get("func", _ABSENT) is None:
+        del state["func"]  # stored by value, in the function part
     if trigger_len:
         state["trigger"] = _decode_trigger(body[trigger_start:func_start], job_id)
     if "func" not in state:

@@ -749,6 +749,24 @@ def test_state_without_optional_entries_round_trips() -> None:
     assert state == {"id": "bare", "func": f"{MODULE}:add"}
 
 
+@pytest.mark.parametrize("func", [add, lambda: 5], ids=["by reference", "by value"])
+def test_state_with_other_keys_round_trips(func: Any) -> None:
+    """Only a Job's exact key set is stored as a bare tuple; anything else keeps its keys."""
+    state = {"id": "odd", "func": func, "next_run_time": NEXT, "extra": [1, 2], "args": ()}
+    restored = decode_job_state(encode_job_state(state))
+    func_back = restored.pop("func")
+    assert func_back == f"{MODULE}:add" if func is add else func_back() == 5
+    del state["func"]
+    assert restored == state
+    assert restored["next_run_time"].tzinfo is timezone.utc
+
+
+def test_job_state_record_carries_no_key_names() -> None:
+    payload = encode_job_state(state_for(add))
+    assert b"misfire_grace_time" not in payload and len(payload) < 700
+    assert decode_job_state(payload) == {**state_for(add), "func": f"{MODULE}:add"}
+
+
 def test_a_trigger_object_is_pickled_once() -> None:
     trigger = IntervalTrigger(minutes=7, start_date=NEXT, timezone="UTC")
     first = encode_job_state(state_for(add, trigger=trigger))
