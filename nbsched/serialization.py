@@ -229,12 +229,14 @@ def is_by_reference(func: Any) -> bool:
     )
 
 
-def _registered_by_value(module_name: str) -> bool:
-    """Whether the user registered this module with ``cloudpickle.register_pickle_by_value``.
+#: cloudpickle's registry of modules registered with ``register_pickle_by_value`` (a set it
+#: updates in place). It is private to cloudpickle, so its absence means "nothing registered".
+_by_value_modules: Any = getattr(cloudpickle.cloudpickle, "_PICKLE_BY_VALUE_MODULES", None)
 
-    That registry is private to cloudpickle, so its absence just means "nothing registered".
-    """
-    registered = getattr(cloudpickle.cloudpickle, "_PICKLE_BY_VALUE_MODULES", None)
+
+def _registered_by_value(module_name: str) -> bool:
+    """Whether the user registered this module with ``cloudpickle.register_pickle_by_value``."""
+    registered = _by_value_modules
     if not registered:
         return False
     return any(
@@ -317,10 +319,19 @@ def encode_job_state(state: dict[str, Any]) -> bytes:
     if "func" not in state:
         raise TypeError("state must contain a 'func' entry")
     job_id = state.get("id")
-    func_json, func_ref, func_part = _encode_func(state["func"], job_id)
+    # The cache look-ups are inlined: this runs for every add and update of a persistent job.
+    func = state["func"]
+    func_json = _ref_headers.get(func) if type(func) is str else None
+    if func_json is not None:
+        func_ref, func_part = func, b""
+    else:
+        func_json, func_ref, func_part = _encode_func(func, job_id)
 
     trigger = state.get("trigger", _ABSENT)
-    if trigger is _ABSENT:
+    entry = _trigger_out.get(id(trigger))
+    if entry is not None and entry[0] is trigger:
+        trigger_part, trigger_json = entry[1], entry[2]
+    elif trigger is _ABSENT:
         trigger_part, trigger_json = b"", "null"
     else:
         trigger_part, trigger_json = _encode_trigger(trigger, job_id)
@@ -341,18 +352,20 @@ def encode_job_state(state: dict[str, Any]) -> bytes:
         when = packed_time
     state_part = _dumps((fields, when), job_id, "arguments or options")
 
+    name = state.get("name")
+    executor = state.get("executor")
     header = "".join(
         (
             '{"format":2,"id":',
-            _json(job_id),
+            _encode_json_str(job_id) if type(job_id) is str else _json(job_id),
             ',"name":',
-            _json(state.get("name")),
+            _encode_json_str(name) if type(name) is str else _json(name),
             ',"func":',
             func_json,
             ',"trigger":',
             trigger_json,
             ',"executor":',
-            _json(state.get("executor")),
+            _encode_json_str(executor) if type(executor) is str else _json(executor),
             ',"next_run_time":',
             _json(next_run_time.isoformat()) if isinstance(next_run_time, datetime) else "null",
             ',"written_at":',
@@ -653,7 +666,7 @@ def _dumps(obj: Any, job_id: Any, what: str) -> bytes:
     functions, lambdas, closures — goes through cloudpickle, which pickles those by value.
     """
     data = None
-    if not getattr(cloudpickle.cloudpickle, "_PICKLE_BY_VALUE_MODULES", None):
+    if not _by_value_modules:
         try:
             data = pickle.dumps(obj, _PICKLE_PROTOCOL)
         except Exception:

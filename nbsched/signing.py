@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from nbsched.store_url import DATA_DIR_ENV, data_dir
 
@@ -50,9 +51,25 @@ _KEY_SIZE = 32
 _logger = logging.getLogger("nbsched.signing")
 _RECHECK_SECONDS = 1.0
 _Identity = tuple[int, int, int, int]
-_cache: dict[str | None, tuple[Path, _Identity, bytes, float]] = {}
+_cache: dict[Any, tuple[Path, _Identity, bytes, float]] = {}
 _cache_lock = threading.Lock()
-_env_keys: dict[str, bytes] = {}
+_env_keys: dict[Any, bytes] = {}
+
+
+# Every record signed or verified asks for the key, and ``os.environ.get`` runs several Python
+# frames (a Mapping method, key encoding) per call. ``os.environ`` keeps its raw mapping in
+# ``_data`` (CPython, every platform) and updates it on every change, so reading that is
+# equivalent; the public API is the fallback should it ever go away.
+_environ_data: Any = getattr(os.environ, "_data", None)
+_SECRET_RAW_NAME = os.environ.encodekey(SECRET_KEY_ENV)
+_DATA_DIR_RAW_NAME = os.environ.encodekey(DATA_DIR_ENV)
+
+
+def _getenv(raw_name: Any, name: str) -> Any:
+    """The raw (undecoded) value of environment variable ``name``, or None; only compare it."""
+    if _environ_data is None:  # pragma: no cover - not CPython's os module
+        return os.environ.get(name)
+    return _environ_data.get(raw_name)
 
 
 class SigningKeyError(RuntimeError):
@@ -70,18 +87,19 @@ def get_key() -> bytes:
     :raises SigningKeyError: if the key file is readable or writable by others, is not owned by
         the current user, is corrupt, or cannot be created
     """
-    secret = os.environ.get(SECRET_KEY_ENV)
-    if secret:
-        key = _env_keys.get(secret)
+    raw_secret = _getenv(_SECRET_RAW_NAME, SECRET_KEY_ENV)
+    if raw_secret:
+        key = _env_keys.get(raw_secret)
         if key is None:
+            secret = raw_secret if isinstance(raw_secret, str) else os.environ[SECRET_KEY_ENV]
             key = hashlib.sha256(secret.encode("utf-8")).digest()
             _env_keys.clear()  # only ever the current secret
-            _env_keys[secret] = key
+            _env_keys[raw_secret] = key
         return key
 
     # Keyed by the data-dir override so tests (and tools) that switch directories get the
     # right key; the file is re-checked at most once a second to notice it being replaced.
-    cache_key = os.environ.get(DATA_DIR_ENV)
+    cache_key = _getenv(_DATA_DIR_RAW_NAME, DATA_DIR_ENV)
     now = time.monotonic()
     with _cache_lock:
         entry = _cache.get(cache_key)

@@ -34,7 +34,7 @@ from nbsched.jobstores.base import (
     JobLookupError,
     QuarantinedJob,
 )
-from nbsched.serialization import RecordError
+from nbsched.serialization import RecordError, encode_job_state
 
 if TYPE_CHECKING:  # pragma: no cover
     from nbsched.history import RunRecord
@@ -196,8 +196,6 @@ class RedisJobStore(BaseJobStore):
     # --- records --------------------------------------------------------------------------------
 
     def _encode_job(self, job: Job) -> bytes:
-        from nbsched.serialization import encode_job_state
-
         return encode_job_state(job.__getstate__())
 
     def _restore_record(self, job_id: str, payload: bytes) -> Job | None:

@@ -68,7 +68,7 @@ from nbsched.jobstores.base import (
     JobLookupError,
     QuarantinedJob,
 )
-from nbsched.serialization import RecordError
+from nbsched.serialization import RecordError, encode_job_state
 
 if TYPE_CHECKING:  # pragma: no cover
     from nbsched.history import RunRecord
@@ -158,6 +158,8 @@ class _Prepared:
         self.names = tuple(compiled.positiontup) if compiled.positional else None
 
     def params(self, values: dict[str, Any] | None) -> Any:
+        if values and self.names is not None and not self.defaults:
+            return tuple([values[name] for name in self.names])
         merged = {**self.defaults, **values} if values else dict(self.defaults)
         if self.names is None:
             return merged
@@ -350,10 +352,18 @@ class SQLAlchemyJobStore(BaseJobStore):
             raw = self._held
             if raw is None:
                 raw = self._held = self.engine.raw_connection()
+            # The sqlite3 connection itself: its execute/commit are C calls, the pool's
+            # proxy adds Python frames to every call.
+            conn = raw.dbapi_connection
             try:
-                return self._execute(raw, prepared.sql, params, write)
+                cursor = conn.execute(prepared.sql, params)
+                if write:
+                    count = cursor.rowcount
+                    conn.commit()
+                    return count
+                return cursor.fetchall()
             except self._integrity_error:
-                raw.rollback()
+                conn.rollback()
                 raise
             except BaseException:
                 self._held = None
@@ -447,8 +457,6 @@ class SQLAlchemyJobStore(BaseJobStore):
     # --- records --------------------------------------------------------------------------------
 
     def _encode_job(self, job: Job) -> bytes:
-        from nbsched.serialization import encode_job_state
-
         return encode_job_state(job.__getstate__())
 
     def _restore_row(self, job_id: str, payload: bytes) -> Job | None:
