@@ -7,16 +7,27 @@ interval trigger and ``operator.add(1, 2)`` stored by reference.
 
 Backends: an SQLite file in a fresh temporary directory (the headline figure), and, when the
 services answer on loopback, PostgreSQL and Redis (URLs from ``NBSCHED_TEST_POSTGRES_URL`` /
-``NBSCHED_TEST_REDIS_URL``). Every run uses its own table / key prefix and removes it. The best
-of a few interleaved repeats is reported because the machine is shared. ``run(scale)`` returns
-the figures (``scale`` defaults to ``NBSCHED_BENCH_SCALE``); running the module prints a table.
+``NBSCHED_TEST_REDIS_URL``). Every run uses its own table / key prefix and removes it. Runs of
+the two libraries are interleaved so a load change hits both; the best and the median of the
+repeats are reported because the machine is shared.
+
+By default all jobs share one trigger object (as when a script passes one trigger instance to
+many ``add_job`` calls); ``--trigger-per-job`` gives every job its own trigger (different start
+dates), the worst case for nbsched's per-trigger caching.
+
+``run(scale, repeats, trigger_per_job)`` returns the figures (``scale`` defaults to
+``NBSCHED_BENCH_SCALE``); running the module prints a table::
+
+    python benchmarks/bench_stores.py [--scale 0.5] [--repeats 5] [--trigger-per-job]
 """
 
 from __future__ import annotations
 
+import argparse
 import operator
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -51,17 +62,26 @@ def _scale_from_env() -> float:
 # --- jobs ------------------------------------------------------------------------------------
 
 
-def _nbsched_jobs(count: int) -> list[Any]:
+def _triggers(trigger_class: type, count: int, per_job: bool) -> list[Any]:
+    if not per_job:
+        return [trigger_class(minutes=5, start_date=START, timezone=UTC)] * count
+    return [
+        trigger_class(minutes=5, start_date=START + timedelta(seconds=n), timezone=UTC)
+        for n in range(count)
+    ]
+
+
+def _nbsched_jobs(count: int, trigger_per_job: bool = False) -> list[Any]:
     from nbsched.job import Job
     from nbsched.triggers.interval import IntervalTrigger
 
-    trigger = IntervalTrigger(minutes=5, start_date=START, timezone=UTC)
+    triggers = _triggers(IntervalTrigger, count, trigger_per_job)
     return [
         Job(
             None,
             id=f"job-{n:06d}",
             func=operator.add,
-            trigger=trigger,
+            trigger=triggers[n],
             executor="default",
             args=(1, 2),
             kwargs={},
@@ -75,18 +95,18 @@ def _nbsched_jobs(count: int) -> list[Any]:
     ]
 
 
-def _aps_jobs(count: int) -> list[Any]:
+def _aps_jobs(count: int, trigger_per_job: bool = False) -> list[Any]:
     from apscheduler.job import Job
     from apscheduler.triggers.interval import IntervalTrigger
 
     scheduler = SimpleNamespace(timezone=UTC)
-    trigger = IntervalTrigger(minutes=5, start_date=START, timezone=UTC)
+    triggers = _triggers(IntervalTrigger, count, trigger_per_job)
     return [
         Job(
             scheduler,
             id=f"job-{n:06d}",
             func=operator.add,
-            trigger=trigger,
+            trigger=triggers[n],
             executor="default",
             args=(1, 2),
             kwargs={},
@@ -178,8 +198,11 @@ BACKENDS: dict[str, Callable[[str], Any]] = {
 }
 
 
-def _time_once(backend: str, library: str, count: int) -> tuple[float, float]:
-    jobs = _nbsched_jobs(count) if library == "nbsched" else _aps_jobs(count)
+def _time_once(
+    backend: str, library: str, count: int, trigger_per_job: bool
+) -> tuple[float, float]:
+    make = _nbsched_jobs if library == "nbsched" else _aps_jobs
+    jobs = make(count, trigger_per_job)
     with BACKENDS[backend](library) as store:
         began = time.perf_counter()
         for job in jobs:
@@ -192,17 +215,28 @@ def _time_once(backend: str, library: str, count: int) -> tuple[float, float]:
     return added - began, done - added
 
 
-def _best_pair(backend: str, count: int) -> tuple[dict[str, float], dict[str, float]]:
-    """Best of REPEATS for each library, runs interleaved so a load change hits both."""
+def _phases(add: float, listing: float) -> dict[str, float]:
+    return {"add": add, "list": listing, "total": add + listing}
+
+
+def _measure(backend: str, count: int, repeats: int, trigger_per_job: bool) -> dict:
+    """Best and median of ``repeats`` for each library, runs interleaved."""
     runs: dict[str, list[tuple[float, float]]] = {"nbsched": [], "apscheduler": []}
-    for _ in range(REPEATS):
+    for _ in range(repeats):
         for library in runs:
-            runs[library].append(_time_once(backend, library, count))
-    best = {}
+            runs[library].append(_time_once(backend, library, count, trigger_per_job))
+    result: dict = {"best": {}, "median": {}, "runs": runs}
     for library, timings in runs.items():
-        add, listing = min(timings, key=sum)
-        best[library] = {"add": add, "list": listing, "total": add + listing}
-    return best["nbsched"], best["apscheduler"]
+        result["best"][library] = _phases(*min(timings, key=sum))
+        result["median"][library] = _phases(
+            statistics.median(add for add, _ in timings),
+            statistics.median(listing for _, listing in timings),
+        )
+        result["median"][library]["total"] = statistics.median(map(sum, timings))
+    # Ratio per repeat (the runs were interleaved, so each pair saw the same load).
+    ratios = [sum(theirs) / sum(ours) for ours, theirs in zip(runs["nbsched"], runs["apscheduler"])]
+    result["ratios"] = ratios
+    return result
 
 
 def _available(backend: str) -> str | None:
@@ -226,47 +260,82 @@ def _available(backend: str) -> str | None:
     return None
 
 
-def run(scale: float | None = None) -> dict:
-    """Time add + list for each backend and library; seconds, and APScheduler/nbsched ratios."""
+def run(
+    scale: float | None = None, repeats: int = REPEATS, trigger_per_job: bool = False
+) -> dict:
+    """Time add + list for each backend and library; seconds, and APScheduler/nbsched ratios.
+
+    ``results["backends"][backend]`` holds the best run per library, ``results["medians"]``
+    the medians; ``results["ratios"][backend]`` is best APScheduler total / best nbsched total
+    and ``results["median_ratios"][backend]`` the median of the per-repeat ratios.
+    """
     if scale is None:
         scale = _scale_from_env()
     if scale <= 0:
         raise ValueError(f"scale must be positive, got {scale!r}")
+    if type(repeats) is not int or repeats < 1:
+        raise ValueError(f"repeats must be a positive int, got {repeats!r}")
     os.environ.setdefault("NBSCHED_SECRET_KEY", "nbsched benchmark key")
     count = max(20, int(JOBS * scale))
-    results: dict = {"jobs": count, "backends": {}, "ratios": {}, "skipped": {}}
+    results: dict = {
+        "jobs": count, "repeats": repeats, "trigger_per_job": trigger_per_job,
+        "backends": {}, "medians": {}, "ratios": {}, "median_ratios": {}, "skipped": {},
+    }
     for backend in BACKENDS:
         reason = _available(backend)
         if reason is not None:
             results["skipped"][backend] = reason
             print(f"bench_stores: {backend} skipped ({reason})", file=sys.stderr)
             continue
-        ours, theirs = _best_pair(backend, count)
-        results["backends"][backend] = {"nbsched": ours, "apscheduler": theirs}
-        results["ratios"][backend] = theirs["total"] / ours["total"]
+        measured = _measure(backend, count, repeats, trigger_per_job)
+        best, median = measured["best"], measured["median"]
+        results["backends"][backend] = best
+        results["medians"][backend] = median
+        results["ratios"][backend] = best["apscheduler"]["total"] / best["nbsched"]["total"]
+        results["median_ratios"][backend] = statistics.median(measured["ratios"])
     return results
 
 
 def _print(results: dict) -> None:
-    header = ("backend", "phase", "nbsched ms", "APScheduler ms", "APS/nb")
+    header = (
+        "backend", "phase", "nbsched ms", "APScheduler ms", "APS/nb",
+        "median nb ms", "median APS ms", "APS/nb",
+    )
     rows = []
     for backend, pair in results["backends"].items():
+        median = results["medians"][backend]
         for phase in ("add", "list", "total"):
             ours, theirs = pair["nbsched"][phase], pair["apscheduler"][phase]
+            m_ours, m_theirs = median["nbsched"][phase], median["apscheduler"][phase]
             rows.append(
                 (backend, phase, f"{ours * 1000:.1f}", f"{theirs * 1000:.1f}",
-                 f"{theirs / ours:.1f}x")
+                 f"{theirs / ours:.1f}x", f"{m_ours * 1000:.1f}", f"{m_theirs * 1000:.1f}",
+                 f"{m_theirs / m_ours:.1f}x")
             )
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     for row in [header, tuple("-" * w for w in widths), *rows]:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)))
     for backend, reason in results["skipped"].items():
         print(f"{backend}: skipped ({reason})")
+    for backend, ratio in results["median_ratios"].items():
+        print(f"{backend}: median of per-repeat total ratios {ratio:.1f}x")
+    triggers = "one trigger per job" if results["trigger_per_job"] else "one shared trigger"
     print(
-        f"\n{results['jobs']} jobs added one per call, then get_all_jobs(); best of {REPEATS}; "
-        f"Python {sys.version.split()[0]}"
+        f"\n{results['jobs']} jobs added one per call, then get_all_jobs(); {triggers}; "
+        f"best and median of {results['repeats']}; Python {sys.version.split()[0]}"
     )
 
 
+def _main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scale", type=float, default=None, help="fraction of 2,000 jobs")
+    parser.add_argument("--repeats", type=int, default=REPEATS, help="interleaved repeats")
+    parser.add_argument(
+        "--trigger-per-job", action="store_true", help="give every job its own trigger"
+    )
+    args = parser.parse_args(argv)
+    _print(run(args.scale, args.repeats, args.trigger_per_job))
+
+
 if __name__ == "__main__":
-    _print(run())
+    _main()
