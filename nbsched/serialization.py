@@ -78,6 +78,7 @@ MAGIC = b"NBSJ"
 RECORD_VERSION = 2
 _READABLE_VERSIONS = (1, 2)
 _PREFIX_V2 = MAGIC + bytes([RECORD_VERSION])
+_VERSION_2_BYTE = bytes([2])
 _PREFIX_SIZE = len(MAGIC) + 1
 _BODY_OFFSET = _PREFIX_SIZE + TAG_SIZE
 _HEADER_LEN = struct.Struct(">I")
@@ -399,7 +400,8 @@ def decode_job_state(payload: bytes, *, resolve: bool = True) -> dict[str, Any]:
     :raises RestoreError: if the record is authentic but cannot be restored here (unknown
         format version, missing module, a pickle that fails to load)
     """
-    payload = _check_payload(payload)
+    if type(payload) is not bytes or payload[4:5] != _VERSION_2_BYTE or payload[:4] != MAGIC:
+        payload = _check_payload(payload)  # the checks, and the errors, for anything unusual
     state = _decode_v1(payload) if payload[len(MAGIC)] == 1 else _decode_v2(payload)
     if resolve:
         func = state.get("func")
@@ -412,6 +414,8 @@ def decode_job_state(payload: bytes, *, resolve: bool = True) -> dict[str, Any]:
 
 
 def _decode_v2(payload: bytes) -> dict[str, Any]:
+    if len(payload) < _BODY_OFFSET:
+        _check_payload(payload)  # raises: too short to hold a tag
     body = _verified_body(payload)
     try:
         header_len, state_len, trigger_len = _LAYOUT.unpack_from(body)

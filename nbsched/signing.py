@@ -123,9 +123,13 @@ def sign(body: bytes) -> bytes:
 
 def verify(body: bytes, tag: bytes) -> bool:
     """Tell whether ``tag`` is the HMAC of ``body`` under the current key (constant-time)."""
-    if not isinstance(tag, (bytes, bytearray, memoryview)):
-        raise TypeError(f"tag must be bytes, not {type(tag).__name__}")
-    return hmac.compare_digest(sign(body), bytes(tag))
+    if type(tag) is not bytes:
+        if not isinstance(tag, (bytearray, memoryview)):
+            raise TypeError(f"tag must be bytes, not {type(tag).__name__}")
+        tag = bytes(tag)
+    if not isinstance(body, (bytes, bytearray, memoryview)):
+        raise TypeError(f"body must be bytes, not {type(body).__name__}")
+    return hmac.compare_digest(hmac.digest(get_key(), body, "sha256"), tag)
 
 
 def _identity(path: Path) -> _Identity | None:
