@@ -443,15 +443,22 @@ def test_evil_payload_would_run_when_authentic(tmp_path: Path) -> None:
 
 
 def _flip_positions(payload: bytes) -> dict[str, int]:
-    header_len = int.from_bytes(payload[37:41], "big")
+    header_len, state_len, trigger_len = (
+        int.from_bytes(payload[at : at + 4], "big") for at in (37, 41, 45)
+    )
+    state_start = 49 + header_len
+    trigger_start = state_start + state_len
     return {
         "magic": 0,
         "tag first": 5,
         "tag last": 36,
         "header length": 40,
-        "header": 41 + header_len // 2,
-        "pickle start": 41 + header_len,
-        "pickle middle": 41 + header_len + (len(payload) - 41 - header_len) // 2,
+        "state length": 44,
+        "trigger length": 48,
+        "header": 49 + header_len // 2,
+        "state pickle start": state_start,
+        "state pickle middle": state_start + state_len // 2,
+        "trigger pickle": trigger_start + trigger_len // 2,
         "last byte": len(payload) - 1,
     }
 
