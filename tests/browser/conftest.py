@@ -51,8 +51,10 @@ def chromium() -> Path:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium) -> Iterator[object]:
+    """Playwright's sync API keeps an asyncio loop set on the main thread while it is open;
+    module scope closes it before any later test (which may call ``asyncio.run``) starts."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
