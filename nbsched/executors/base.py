@@ -24,7 +24,7 @@ from nbsched.events import (
     EVENT_JOB_MISSED,
     JobExecutionEvent,
 )
-from nbsched.runcontext import RunContext, reset_run, set_run
+from nbsched.runcontext import RunContext, enter_run, exit_run, reset_run, set_run
 
 __all__ = [
     "BaseExecutor",
@@ -37,6 +37,7 @@ __all__ = [
 ]
 
 _UTC = timezone.utc
+_tuple_new = tuple.__new__
 
 
 class MaxInstancesReachedError(Exception):
@@ -133,7 +134,10 @@ def _user_traceback(tb: TracebackType | None) -> TracebackType | None:
 
 
 def run_job(
-    job: Any, jobstore_alias: str | None, run_times: Sequence[datetime], logger_name: str
+    job: Any,
+    jobstore_alias: str | None,
+    run_times: Sequence[datetime],
+    logger_name: str | logging.Logger,
 ) -> list[JobExecutionEvent]:
     """Run ``job`` once for each of ``run_times`` and return the events describing the runs.
 
@@ -141,29 +145,41 @@ def run_job(
     reported as ``EVENT_JOB_MISSED`` and not run. Exceptions raised by the job (including
     ``SystemExit``) become ``EVENT_JOB_ERROR`` events; ``KeyboardInterrupt`` propagates so a
     Ctrl-C during a debug run still stops the program.
+
+    ``logger_name`` may be the logger itself: executors that run in-process pass theirs so
+    no registry lookup happens per run (this function is on the dispatch hot path).
     """
     events: list[JobExecutionEvent] = []
-    logger = logging.getLogger(logger_name)
+    logger = (
+        logger_name if isinstance(logger_name, logging.Logger) else logging.getLogger(logger_name)
+    )
+    info = logger.isEnabledFor(logging.INFO)
     func, args, kwargs, job_id = job.func, job.args, job.kwargs, job.id
+    grace = job.misfire_grace_time
+    now = datetime.now
     for run_time in run_times:
-        start = datetime.now(_UTC)
-        late = _missed_by(job, run_time, start)
-        if late is not None:
-            events.append(JobExecutionEvent(EVENT_JOB_MISSED, job_id, jobstore_alias, run_time))
-            logger.warning('Run time of job "%s" was missed by %s', job, late)
-            continue
+        start = now(_UTC)
+        if grace is not None:
+            late = _missed_by(job, run_time, start)
+            if late is not None:
+                events.append(
+                    JobExecutionEvent(EVENT_JOB_MISSED, job_id, jobstore_alias, run_time)
+                )
+                logger.warning('Run time of job "%s" was missed by %s', job, late)
+                continue
 
-        logger.info('Running job "%s" (scheduled at %s)', job, run_time)
+        if info:
+            logger.info('Running job "%s" (scheduled at %s)', job, run_time)
         # The run context marks everything the call does (prints, logs, displays) as this
         # run's, so output capture can route it to the job's log instead of a cell.
-        token = set_run(RunContext(job_id, jobstore_alias, run_time))
+        token = enter_run(_tuple_new(RunContext, (job_id, jobstore_alias, run_time)))
         try:
             retval = func(*args, **kwargs)
         except BaseException as exc:
-            reset_run(token)
+            exit_run(token)
             if not isinstance(exc, (Exception, SystemExit)):
                 raise
-            end = datetime.now(_UTC)
+            end = now(_UTC)
             tb = _user_traceback(exc.__traceback__)
             events.append(
                 JobExecutionEvent(
@@ -182,19 +198,15 @@ def run_job(
             traceback_module.clear_frames(exc.__traceback__)
             del exc, tb
         else:
-            reset_run(token)
+            exit_run(token)
             events.append(
                 JobExecutionEvent(
-                    EVENT_JOB_EXECUTED,
-                    job_id,
-                    jobstore_alias,
-                    run_time,
-                    retval=retval,
-                    start_time=start,
-                    end_time=datetime.now(_UTC),
+                    EVENT_JOB_EXECUTED, job_id, jobstore_alias, run_time, retval, None, None,
+                    start, now(_UTC),
                 )
             )
-            logger.info('Job "%s" executed successfully', job)
+            if info:
+                logger.info('Job "%s" executed successfully', job)
     return events
 
 
@@ -207,7 +219,9 @@ async def run_coroutine_job(
     a job failure.
     """
     events: list[JobExecutionEvent] = []
-    logger = logging.getLogger(logger_name)
+    logger = (
+        logger_name if isinstance(logger_name, logging.Logger) else logging.getLogger(logger_name)
+    )
     for run_time in run_times:
         start = datetime.now(_UTC)
         late = _missed_by(job, run_time, start)
