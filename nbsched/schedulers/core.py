@@ -53,6 +53,7 @@ class SchedulerCore:
     _executors: dict[str, Any]
     _jobstores_lock: Any
     _listener_mask: int
+    _info_enabled: bool = True
 
     def _process_jobs(self) -> float | None:
         """Run everything that is due; return seconds until the next wake-up (None: no job).
@@ -106,6 +107,9 @@ class SchedulerCore:
         repeating them on restart: a fire time is run at most once.
         """
         batch_size = self.batch_size
+        # Checked once per round, not per job: a logger call costs as much as a job's
+        # bookkeeping when its level filters the record out.
+        self._info_enabled = self._logger.isEnabledFor(logging.INFO)
         seen: set[str] = set()
         while self.state == STATE_RUNNING:
             events: list[JobSubmissionEvent] = []
@@ -230,7 +234,8 @@ class SchedulerCore:
         if removed:
             if self._listener_mask & EVENT_JOB_REMOVED:
                 self._dispatch_event(JobEvent(EVENT_JOB_REMOVED, job.id, alias))
-            self._logger.info("Removed job %s", job.id)
+            if self._info_enabled:
+                self._logger.info("Removed job %s", job.id)
 
     def _catch_up_run_times(
         self, job: Any, first: datetime, now: datetime
