@@ -481,6 +481,18 @@ class Job:
     def __hash__(self) -> int:
         return hash(self.id)
 
+    def _repr_html_(self) -> str:
+        """The notebook's rendering (Jupyter calls this); display code loads only when used."""
+        from nbsched.notebook.display import job_html
+
+        return job_html(self)
+
+    def __rich__(self) -> object:
+        """The rich library's rendering (``rich.print``, rich consoles)."""
+        from nbsched.notebook.display import job_rich
+
+        return job_rich(self)
+
     def __repr__(self) -> str:
         return f"<Job (id={self.id} name={self.name})>"
 

@@ -675,6 +675,18 @@ class BaseScheduler(SchedulerCore, QuarantineAPI, metaclass=ABCMeta):
 
     # --- listing, export, history ----------------------------------------------------------------
 
+    def _repr_html_(self) -> str:
+        """The notebook's rendering (Jupyter calls this); display code loads only when used."""
+        from nbsched.notebook.display import scheduler_html
+
+        return scheduler_html(self)
+
+    def __rich__(self) -> object:
+        """The rich library's rendering (``rich.print``, rich consoles)."""
+        from nbsched.notebook.display import scheduler_rich
+
+        return scheduler_rich(self)
+
     def print_jobs(self, jobstore: str | None = None, out: IO[str] | None = None) -> None:
         """Show the jobs: a rich table on the terminal, or APScheduler's plain text into ``out``."""
         with self._jobstores_lock:

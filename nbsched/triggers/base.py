@@ -100,6 +100,18 @@ class BaseTrigger(ABC):
             fire_time = trigger.get_next_fire_time(fire_time, now)
         return list(latest), total
 
+    def _repr_html_(self) -> str:
+        """The notebook's rendering (Jupyter calls this); display code loads only when used."""
+        from nbsched.notebook.display import trigger_html
+
+        return trigger_html(self)
+
+    def __rich__(self) -> object:
+        """The rich library's rendering (``rich.print``, rich consoles)."""
+        from nbsched.notebook.display import trigger_rich
+
+        return trigger_rich(self)
+
     def preview(self, n: int = 5, now: datetime | None = None) -> list[datetime]:
         """Return the next ``n`` fire times from ``now`` (default: the current time).
 

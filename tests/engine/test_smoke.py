@@ -286,3 +286,30 @@ def test_next_run_time_is_stored_before_the_run_starts(store, tmp_path):
         _SELF_LOOKUP.clear()
     assert seen["once"] is None
     assert seen["every"] == past + timedelta(minutes=1)
+
+
+def test_display_methods_render_lazily_without_ipython() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from nbsched.schedulers.background import BackgroundScheduler\n"
+        "from nbsched.triggers.interval import IntervalTrigger\n"
+        "assert 'IPython' not in sys.modules and 'ipywidgets' not in sys.modules\n"
+        "assert 'nbsched.notebook.display' not in sys.modules\n"
+        "s = BackgroundScheduler(timezone='UTC')\n"
+        "s.start(paused=True)\n"
+        "job = s.add_job(print, IntervalTrigger(seconds=5), id='shown', name='shown job')\n"
+        "for obj in (job, job.trigger, s):\n"
+        "    html = obj._repr_html_()\n"
+        "    assert html.startswith('<') and '</table>' in html, html\n"
+        "    assert obj.__rich__() is not None\n"
+        "assert 'shown job' in job._repr_html_()\n"
+        "assert 'IPython' not in sys.modules and 'ipywidgets' not in sys.modules\n"
+        "s.shutdown()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
