@@ -30,6 +30,9 @@ class DebugExecutor(BaseExecutor):
         inline (one lock section to count, one to release, no hand-over calls) -- this is
         the per-job cost the dispatch benchmark measures.
         """
+        if type(self)._do_submit_job is not DebugExecutor._do_submit_job:
+            # A subclass that customises the hand-over keeps the base-class path.
+            return BaseExecutor.submit_job(self, job, run_times)
         lock = self._lock
         if lock is None:
             raise RuntimeError(

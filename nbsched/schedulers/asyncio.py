@@ -42,6 +42,8 @@ class AsyncIOScheduler(BaseScheduler):
     The default executor is :class:`~nbsched.executors.asyncio.AsyncIOExecutor`.
     """
 
+    # The core runs on the loop, where waiting out a read-ahead window would block it.
+    _default_read_ahead = 0.0
     _eventloop: asyncio.AbstractEventLoop | None = None
     _given_loop: asyncio.AbstractEventLoop | None = None
     _timeout: asyncio.TimerHandle | None = None

@@ -16,6 +16,7 @@ backlog neither holds the store lock for long nor builds one giant list.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta
 from threading import TIMEOUT_MAX
 from typing import Any
@@ -54,6 +55,13 @@ class SchedulerCore:
     _jobstores_lock: Any
     _listener_mask: int
     _info_enabled: bool = True
+    #: Default of the ``read_ahead`` option (front ends whose core may block briefly).
+    _default_read_ahead: float = 0.02
+    read_ahead: float = 0.0
+    # Runs read ahead and waiting for their fire time, as (job id, store alias), and those of
+    # them cancelled meanwhile (remove_job, pause_job, a new schedule).
+    _read_ahead_ids: set[tuple[str, str]] = frozenset()  # type: ignore[assignment]
+    _read_ahead_cancelled: set[tuple[str, str]] = frozenset()  # type: ignore[assignment]
 
     def _process_jobs(self) -> float | None:
         """Run everything that is due; return seconds until the next wake-up (None: no job).
@@ -65,14 +73,20 @@ class SchedulerCore:
             return None
         self._logger.debug("Looking for jobs to run")
         now = datetime.now(self.timezone)
+        read_ahead = self.read_ahead
+        horizon = now + timedelta(seconds=read_ahead) if read_ahead else now
         next_wakeup: datetime | None = None
+        ready: list[tuple[datetime, int, tuple[Any, Any, list[datetime], bool], str]] = []
 
         with self._jobstores_lock:
             stores = list(self._jobstores.items())
         for alias, store in stores:
-            retry = self._process_store(alias, store, now)
+            retry = self._process_store(alias, store, now, horizon, ready)
             if retry is not None and (next_wakeup is None or retry < next_wakeup):
                 next_wakeup = retry
+        if ready:
+            self._fire_read_ahead(ready)
+        for alias, store in stores:
             try:
                 with self._jobstores_lock:
                     store_next = store.get_next_run_time()
@@ -91,21 +105,36 @@ class SchedulerCore:
             self._logger.debug("No jobs; waiting until a job is added")
             return None
         next_wakeup = next_wakeup.astimezone(self.timezone)
+        # Wake ``read_ahead`` early: the next round fetches and persists the jobs due then and
+        # waits out the rest itself, so only the submission happens at the fire time.
         wait_seconds = min(
-            max(next_wakeup.timestamp() - datetime.now(self.timezone).timestamp(), 0.0),
+            max(next_wakeup.timestamp() - time.time() - read_ahead, 0.0),
             TIMEOUT_MAX,
         )
         self._logger.debug("Next wakeup is due at %s (in %f seconds)", next_wakeup, wait_seconds)
         return wait_seconds
 
-    def _process_store(self, alias: str, store: Any, now: datetime) -> datetime | None:
+    def _process_store(
+        self,
+        alias: str,
+        store: Any,
+        now: datetime,
+        horizon: datetime | None = None,
+        ready: list | None = None,
+    ) -> datetime | None:
         """Process the due jobs of one store, batch by batch; a retry time if the store failed.
 
         Each batch is handled in two passes: first every due job's next run time is computed
         and written to the store (finished jobs are deleted), then the runs are handed to the
         executors. A crash (even SIGKILL) after the first pass loses those runs instead of
         repeating them on restart: a fire time is run at most once.
+
+        Jobs due after ``now`` but by ``horizon`` (the read-ahead window) get the first pass
+        only, as of their own fire time; their runs go to ``ready`` for
+        :meth:`_fire_read_ahead` to submit at that exact time.
         """
+        if horizon is None or ready is None:
+            horizon = now
         batch_size = self.batch_size
         # Checked once per round, not per job: a logger call costs as much as a job's
         # bookkeeping when its level filters the record out.
@@ -117,7 +146,7 @@ class SchedulerCore:
                 if self._jobstores.get(alias) is not store:
                     return None  # removed while we were working
                 try:
-                    due = store.get_due_jobs(now, batch_size)
+                    due = store.get_due_jobs(horizon, batch_size)
                 except Exception as exc:
                     self._logger.warning(
                         "Error getting due jobs from job store %r: %s", alias, exc
@@ -131,12 +160,20 @@ class SchedulerCore:
                         repeated = True
                         continue
                     seen.add(job_id)
+                    first = job.next_run_time
+                    early = first is not None and first > now
                     try:
-                        run = self._advance_due_job(job, alias, store, now)
+                        # A job read ahead is advanced as of its own fire time: its run times
+                        # never include one later than that, so it never runs early.
+                        run = self._advance_due_job(job, alias, store, first if early else now)
                     except Exception:
                         self._quarantine_broken_job(job, alias, store)
                         continue
-                    if run is not None:
+                    if run is None:
+                        continue
+                    if early:
+                        ready.append((first, len(ready), run, alias))  # type: ignore[union-attr]
+                    else:
                         runs.append(run)
                 for job, executor, run_times, removed in runs:
                     self._submit_runs(job, executor, run_times, removed, alias, events)
@@ -144,6 +181,64 @@ class SchedulerCore:
                 self._dispatch_event(event)
             if len(due) < batch_size or repeated:
                 return None
+        return None
+
+    def _fire_read_ahead(
+        self, ready: list[tuple[datetime, int, tuple[Any, Any, list[datetime], bool], str]]
+    ) -> None:
+        """Submit the runs read ahead, each at (never before) its exact fire time.
+
+        Their next run times are already in the stores, so what is left per fire time is a
+        sleep and back-to-back submissions -- no store access between them. The wait is at
+        most ``read_ahead``; a run cancelled meanwhile (``remove_job``, ``pause_job``, a new
+        schedule) is skipped, and on shutdown the remaining runs are dropped (at most once:
+        their fire times were already recorded as done).
+        """
+        ready.sort(key=lambda entry: (entry[0], entry[1]))
+        pending = {(run[0].id, alias) for _, _, run, alias in ready}
+        cancelled: set[tuple[str, str]] = set()
+        self._read_ahead_cancelled = cancelled
+        self._read_ahead_ids = pending
+        events: list[Any] = []
+        current: datetime | None = None
+        try:
+            for fire, _, (job, executor, run_times, removed), alias in ready:
+                if fire != current:
+                    for event in events:
+                        self._dispatch_event(event)
+                    events.clear()
+                    current = fire
+                    target = fire.timestamp()
+                    while True:
+                        remaining = target - time.time()
+                        if remaining <= 0:
+                            break
+                        time.sleep(remaining)
+                if self.state == STATE_STOPPED:
+                    self._logger.info(
+                        "Scheduler shut down with %d runs read ahead; they are dropped",
+                        len(pending),
+                    )
+                    break
+                key = (job.id, alias)
+                pending.discard(key)
+                if key in cancelled:
+                    continue
+                self._submit_runs(job, executor, run_times, removed, alias, events)
+            for event in events:
+                self._dispatch_event(event)
+        finally:
+            self._read_ahead_ids = frozenset()  # type: ignore[assignment]
+            self._read_ahead_cancelled = frozenset()  # type: ignore[assignment]
+
+    def _cancel_read_ahead(self, job_id: str, jobstore: str | None) -> str | None:
+        """Cancel a run of ``job_id`` read ahead and not yet submitted; its store alias, or None."""
+        for key in list(self._read_ahead_ids):
+            if key[0] == job_id and jobstore in (None, key[1]):
+                cancelled = self._read_ahead_cancelled
+                if isinstance(cancelled, set):  # not a batch that has just finished
+                    cancelled.add(key)
+                return key[1]
         return None
 
     def _advance_due_job(
