@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from nbsched.history import RunRecord  # re-exported: the record type of the history hooks
@@ -32,7 +32,10 @@ __all__ = [
     "ConflictingIdError",
     "JobLookupError",
     "QuarantinedJob",
+    "RUN_RECORD_FIELDS",
     "RunRecord",
+    "run_record_from_plain",
+    "run_record_to_plain",
     "TransientJobError",
 ]
 
@@ -225,3 +228,47 @@ class BaseJobStore(ABC):
 
     def __repr__(self) -> str:
         return f"<{self.__class__.__name__}>"
+
+
+#: The fields of a run record in the order persistent stores keep them.
+RUN_RECORD_FIELDS = (
+    "job_id",
+    "jobstore",
+    "scheduled_time",
+    "start_time",
+    "end_time",
+    "outcome",
+    "retval_repr",
+    "exception",
+    "traceback",
+)
+_RUN_RECORD_TIMES = frozenset({"scheduled_time", "start_time", "end_time"})
+
+
+def run_record_to_plain(record: RunRecord) -> dict[str, Any]:
+    """A run record as plain values (times as epoch seconds), for a table row or JSON.
+
+    One encoding for every persistent store, so a history written by one backend reads the
+    same through another and the two directions cannot drift apart.
+    """
+    plain = {}
+    for name in RUN_RECORD_FIELDS:
+        value = getattr(record, name)
+        if name in _RUN_RECORD_TIMES and value is not None:
+            value = value.timestamp()
+        plain[name] = value
+    return plain
+
+
+def run_record_from_plain(values: Any) -> RunRecord:
+    """Rebuild a run record from :func:`run_record_to_plain` output (a mapping) or from a
+    row whose columns follow :data:`RUN_RECORD_FIELDS`."""
+    if not hasattr(values, "keys"):
+        values = dict(zip(RUN_RECORD_FIELDS, values))
+    fields = {}
+    for name in RUN_RECORD_FIELDS:
+        value = values[name]
+        if name in _RUN_RECORD_TIMES and value is not None:
+            value = datetime.fromtimestamp(value, timezone.utc)
+        fields[name] = value
+    return RunRecord(**fields)

@@ -33,6 +33,8 @@ from nbsched.jobstores.base import (
     ConflictingIdError,
     JobLookupError,
     QuarantinedJob,
+    run_record_from_plain,
+    run_record_to_plain,
 )
 from nbsched.serialization import RecordError, encode_job_state
 
@@ -349,27 +351,13 @@ class RedisJobStore(BaseJobStore):
     def record_run(self, record: RunRecord) -> None:
         if self.history_limit == 0:
             return
-        entry = json.dumps(
-            {
-                "job_id": record.job_id,
-                "jobstore": record.jobstore,
-                "scheduled_time": record.scheduled_time.timestamp(),
-                "start_time": _timestamp(record.start_time),
-                "end_time": _timestamp(record.end_time),
-                "outcome": record.outcome,
-                "retval_repr": record.retval_repr,
-                "exception": record.exception,
-                "traceback": record.traceback,
-            },
-            separators=(",", ":"),
-        )
+        entry = json.dumps(run_record_to_plain(record), separators=(",", ":"))
         pipe = self._redis.pipeline(transaction=True)
         pipe.lpush(self.history_key, entry)
         pipe.ltrim(self.history_key, 0, self.history_limit - 1)
         pipe.execute()
 
     def get_run_history(self, job_id: str | None = None, limit: int = 100) -> list[RunRecord]:
-        from nbsched.history import RunRecord
 
         if type(limit) is not int or limit < 0:
             raise ValueError(f"limit must be a non-negative int, got {limit!r}")
@@ -381,19 +369,7 @@ class RedisJobStore(BaseJobStore):
             data = json.loads(raw)
             if job_id is not None and data["job_id"] != job_id:
                 continue
-            records.append(
-                RunRecord(
-                    job_id=data["job_id"],
-                    jobstore=data["jobstore"],
-                    scheduled_time=_datetime(data["scheduled_time"]),
-                    start_time=_datetime(data["start_time"]),
-                    end_time=_datetime(data["end_time"]),
-                    outcome=data["outcome"],
-                    retval_repr=data["retval_repr"],
-                    exception=data["exception"],
-                    traceback=data["traceback"],
-                )
-            )
+            records.append(run_record_from_plain(data))
             if len(records) >= limit:
                 break
         return records

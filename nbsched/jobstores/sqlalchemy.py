@@ -67,6 +67,8 @@ from nbsched.jobstores.base import (
     ConflictingIdError,
     JobLookupError,
     QuarantinedJob,
+    run_record_from_plain,
+    run_record_to_plain,
 )
 from nbsched.serialization import RecordError, encode_job_state
 
@@ -615,17 +617,7 @@ class SQLAlchemyJobStore(BaseJobStore):
     def record_run(self, record: RunRecord) -> None:
         if self.history_limit == 0:
             return
-        row = {
-            "job_id": record.job_id,
-            "jobstore": record.jobstore,
-            "scheduled_time": record.scheduled_time.timestamp(),
-            "start_time": _timestamp(record.start_time),
-            "end_time": _timestamp(record.end_time),
-            "outcome": record.outcome,
-            "retval_repr": record.retval_repr,
-            "exception": record.exception,
-            "traceback": record.traceback,
-        }
+        row = run_record_to_plain(record)
         self._runs_table_exists(create=True)
         with self.engine.begin() as conn:
             seq = conn.execute(self.runs_t.insert(), row).inserted_primary_key[0]
@@ -635,7 +627,6 @@ class SQLAlchemyJobStore(BaseJobStore):
                 )
 
     def get_run_history(self, job_id: str | None = None, limit: int = 100) -> list[RunRecord]:
-        from nbsched.history import RunRecord
 
         if type(limit) is not int or limit < 0:
             raise ValueError(f"limit must be a non-negative int, got {limit!r}")
@@ -658,20 +649,7 @@ class SQLAlchemyJobStore(BaseJobStore):
         stmt = stmt.limit(min(limit, self.history_limit))
         with self.engine.connect() as conn:
             rows = conn.execute(stmt).all()
-        return [
-            RunRecord(
-                job_id=row[0],
-                jobstore=row[1],
-                scheduled_time=_datetime(row[2]),
-                start_time=_datetime(row[3]),
-                end_time=_datetime(row[4]),
-                outcome=row[5],
-                retval_repr=row[6],
-                exception=row[7],
-                traceback=row[8],
-            )
-            for row in rows
-        ]
+        return [run_record_from_plain(row) for row in rows]
 
     def __repr__(self) -> str:
         return f"<{self.__class__.__name__} (url={self.engine.url})>"
