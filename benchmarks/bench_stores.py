@@ -24,6 +24,7 @@ dates), the worst case for nbsched's per-trigger caching.
 from __future__ import annotations
 
 import argparse
+import importlib
 import operator
 import os
 import shutil
@@ -71,38 +72,15 @@ def _triggers(trigger_class: type, count: int, per_job: bool) -> list[Any]:
     ]
 
 
-def _nbsched_jobs(count: int, trigger_per_job: bool = False) -> list[Any]:
-    from nbsched.job import Job
-    from nbsched.triggers.interval import IntervalTrigger
-
-    triggers = _triggers(IntervalTrigger, count, trigger_per_job)
+def _jobs(library: str, count: int, trigger_per_job: bool = False) -> list[Any]:
+    """The same jobs built with ``library``'s own Job and IntervalTrigger classes."""
+    job_class = importlib.import_module(f"{library}.job").Job
+    trigger_class = importlib.import_module(f"{library}.triggers.interval").IntervalTrigger
+    # APScheduler's Job reads the scheduler's time zone; nbsched's needs no scheduler here.
+    scheduler = SimpleNamespace(timezone=UTC) if library == "apscheduler" else None
+    triggers = _triggers(trigger_class, count, trigger_per_job)
     return [
-        Job(
-            None,
-            id=f"job-{n:06d}",
-            func=operator.add,
-            trigger=triggers[n],
-            executor="default",
-            args=(1, 2),
-            kwargs={},
-            name=f"job {n}",
-            misfire_grace_time=1,
-            coalesce=True,
-            max_instances=1,
-            next_run_time=START + timedelta(seconds=n % 600),
-        )
-        for n in range(count)
-    ]
-
-
-def _aps_jobs(count: int, trigger_per_job: bool = False) -> list[Any]:
-    from apscheduler.job import Job
-    from apscheduler.triggers.interval import IntervalTrigger
-
-    scheduler = SimpleNamespace(timezone=UTC)
-    triggers = _triggers(IntervalTrigger, count, trigger_per_job)
-    return [
-        Job(
+        job_class(
             scheduler,
             id=f"job-{n:06d}",
             func=operator.add,
@@ -201,8 +179,7 @@ BACKENDS: dict[str, Callable[[str], Any]] = {
 def _time_once(
     backend: str, library: str, count: int, trigger_per_job: bool
 ) -> tuple[float, float]:
-    make = _nbsched_jobs if library == "nbsched" else _aps_jobs
-    jobs = make(count, trigger_per_job)
+    jobs = _jobs(library, count, trigger_per_job)
     with BACKENDS[backend](library) as store:
         began = time.perf_counter()
         for job in jobs:
