@@ -84,8 +84,9 @@ class SchedulerCore:
             retry = self._process_store(alias, store, now, horizon, ready)
             if retry is not None and (next_wakeup is None or retry < next_wakeup):
                 next_wakeup = retry
-        if ready:
-            self._fire_read_ahead(ready)
+        # The stores' next run times are read before the runs read ahead are submitted: they
+        # are already recorded, and once the runs are handed over the core should wait (free
+        # the GIL) at once, so worker threads start them without queueing behind a store query.
         for alias, store in stores:
             try:
                 with self._jobstores_lock:
@@ -98,6 +99,8 @@ class SchedulerCore:
             if store_next is not None and (next_wakeup is None or store_next < next_wakeup):
                 next_wakeup = store_next
 
+        if ready:
+            self._fire_read_ahead(ready)
         if self.state == STATE_PAUSED:
             self._logger.debug("Scheduler is paused; waiting until resume() is called")
             return None

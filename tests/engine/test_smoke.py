@@ -313,3 +313,89 @@ def test_display_methods_render_lazily_without_ipython() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
+
+
+def _read_ahead_scheduler(store, **options):
+    scheduler = BackgroundScheduler(
+        timezone="UTC", jobstores={"default": store}, executors={"default": DebugExecutor()},
+        **options,
+    )
+    return scheduler
+
+
+def test_read_ahead_runs_never_start_before_their_fire_time() -> None:
+    from nbsched.jobstores.memory import MemoryJobStore
+
+    scheduler = _read_ahead_scheduler(MemoryJobStore(), read_ahead=0.2)
+    assert scheduler.read_ahead == 0.2
+    events: list = []
+    done = threading.Event()
+
+    def listener(event) -> None:
+        events.append(event)
+        if len(events) == 5:
+            done.set()
+
+    scheduler.add_listener(listener, EVENT_JOB_EXECUTED)
+    base = datetime.now(UTC) + timedelta(seconds=0.15)
+    for index in range(3):
+        scheduler.add_job(noop, "date", run_date=base + timedelta(milliseconds=30 * index),
+                          id=f"d{index}", misfire_grace_time=None)
+    scheduler.add_job(noop, "interval", seconds=0.05, start_date=base, id="tick",
+                      misfire_grace_time=None, end_date=base + timedelta(seconds=0.05))
+    scheduler.start()
+    try:
+        assert done.wait(10)
+    finally:
+        scheduler.shutdown()
+    # end_date is inclusive: the interval job fires at base and base + 50 ms
+    assert sorted(e.job_id for e in events) == ["d0", "d1", "d2", "tick", "tick"]
+    for event in events:
+        assert event.start_time >= event.scheduled_run_time, event
+        assert (event.start_time - event.scheduled_run_time) < timedelta(seconds=1)
+
+
+def test_a_run_read_ahead_is_cancelled_by_remove_and_pause() -> None:
+    from nbsched.jobstores.memory import MemoryJobStore
+
+    read_ahead_done = threading.Event()
+
+    class WatchedStore(MemoryJobStore):
+        def remove_job(self, job_id):  # the date job leaves the store when read ahead
+            super().remove_job(job_id)
+            if job_id == "gone":
+                read_ahead_done.set()
+
+    scheduler = _read_ahead_scheduler(WatchedStore(), read_ahead=0.8)
+    ran: list[str] = []
+    sentinel = threading.Event()
+
+    def listener(event) -> None:
+        ran.append(event.job_id)
+        if event.job_id == "sentinel":
+            sentinel.set()
+
+    scheduler.add_listener(listener, EVENT_JOB_EXECUTED)
+    fire = datetime.now(UTC) + timedelta(seconds=0.5)
+    scheduler.add_job(noop, "date", run_date=fire, id="gone", misfire_grace_time=None)
+    scheduler.add_job(noop, "interval", hours=1, start_date=fire, id="paused",
+                      misfire_grace_time=None)
+    scheduler.add_job(noop, "date", run_date=fire + timedelta(milliseconds=50), id="sentinel",
+                      misfire_grace_time=None)
+    scheduler.start()
+    try:
+        assert read_ahead_done.wait(5)
+        scheduler.remove_job("gone")  # already out of the store: cancelled, no JobLookupError
+        scheduler.pause_job("paused")
+        assert sentinel.wait(5)
+    finally:
+        scheduler.shutdown()
+    assert ran == ["sentinel"]
+
+
+def test_read_ahead_option_is_checked_and_off_on_asyncio() -> None:
+    with pytest.raises(ValueError, match="read_ahead: 5: must be between 0 and 1 second"):
+        BackgroundScheduler(read_ahead=5)
+    assert BackgroundScheduler().read_ahead == 0.02
+    assert BackgroundScheduler(read_ahead=None).read_ahead == 0.0
+    assert AsyncIOScheduler().read_ahead == 0.0
