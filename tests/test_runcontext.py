@@ -136,3 +136,21 @@ def test_every_executor_sets_the_run_context(executor_factory) -> None:
     assert isinstance(event.retval, RunContext)
     assert (event.retval.job_id, event.retval.jobstore) == (job.id, "default")
     assert event.retval.scheduled_time == event.scheduled_run_time
+
+
+def test_run_context_is_an_immutable_hashable_tuple_and_run_job_takes_a_logger() -> None:
+    import logging
+
+    from nbsched.runcontext import enter_run, exit_run
+
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    run = RunContext("j", None, when)
+    with pytest.raises(AttributeError):
+        run.job_id = "other"  # type: ignore[misc]
+    assert {run: 1}[RunContext("j", None, when)] == 1
+    token = enter_run(run)
+    assert current_run() is run
+    exit_run(token)
+    assert current_run() is None
+    [event] = run_job(_Job(report_run), "s", [when], logging.getLogger("nbsched.test"))
+    assert event.retval == RunContext("j", "s", when)
