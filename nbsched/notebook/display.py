@@ -214,14 +214,18 @@ def job_table(job: Any) -> Table:
         ("call", _call_text(job)),
         ("trigger", describe_trigger(job.trigger)),
         ("state", job_state(job)),
-        ("next run", when_text(job.next_run_time)),
+        ("next run", when_text(getattr(job, "next_run_time", None))),
         ("executor", _executor_label(job.executor)),
         ("store", str(job._jobstore_alias or "-")),
-        ("coalesce", str(job.coalesce)),
-        ("misfire grace", "any lateness" if job.misfire_grace_time is None
-         else f"{job.misfire_grace_time} s"),
-        ("max instances", str(job.max_instances)),
     ]
+    if hasattr(job, "coalesce"):
+        # A pending job (scheduler not started) gets its policy from job_defaults at start.
+        rows += [
+            ("coalesce", str(job.coalesce)),
+            ("misfire grace", "any lateness" if job.misfire_grace_time is None
+             else f"{job.misfire_grace_time} s"),
+            ("max instances", str(job.max_instances)),
+        ]
     return Table(f"Job {job.name}", ("field", "value"), rows)
 
 
@@ -250,7 +254,7 @@ class JobListView(_View):
             last_text = "-" if last is None else f"{last.outcome} {relative_time(_end(last))}"
             rows.append((
                 job.id, job.name, describe_trigger(job.trigger), job_state(job),
-                when_text(job.next_run_time), _executor_label(job.executor),
+                when_text(getattr(job, "next_run_time", None)), _executor_label(job.executor),
                 str(job._jobstore_alias or "-"), last_text,
             ))
             styles.append(None if last is None else last.outcome)

@@ -109,4 +109,14 @@ def test_formatters_register_and_unregister():
     trigger = IntervalTrigger(seconds=5, timezone="UTC")
     assert "every 5 seconds" in formatter(trigger)
     display.unregister_formatters(shell)
-    assert formatter(trigger) is None
+    # Triggers render through their own _repr_html_ now; the registered printer is gone.
+    assert display.trigger_html not in formatter.type_printers.values()
+
+
+def test_job_table_shows_a_pending_job():
+    from nbsched.schedulers.background import BackgroundScheduler
+
+    scheduler = BackgroundScheduler(timezone="UTC")
+    job = scheduler.add_job(print, "interval", minutes=5, id="waiting")  # not started: pending
+    html = display.job_html(job)
+    assert "waiting" in html and "pending" in html
