@@ -315,21 +315,36 @@ class BaseScheduler(SchedulerCore, QuarantineAPI, metaclass=ABCMeta):
         :raises ValueError: if ``alias`` is taken
         """
         with self._executors_lock:
-            if alias in self._executors:
-                raise ValueError(
-                    f'This scheduler already has an executor by the alias of "{alias}"'
-                )
-            if isinstance(executor, str):
-                executor = self._create_plugin_instance("executor", executor, executor_opts)
-            elif not isinstance(executor, BaseExecutor):
-                raise TypeError(
-                    "Expected an executor instance or a string, got "
-                    f"{type(executor).__name__} instead"
-                )
+            executor = self._new_component(
+                "executor", "an executor", executor, BaseExecutor, executor_opts,
+                self._executors, alias,
+            )
             self._executors[alias] = executor
             if self.state != STATE_STOPPED:
                 executor.start(self, alias)
         self._dispatch_event(SchedulerEvent(EVENT_EXECUTOR_ADDED, alias))
+
+    def _new_component(
+        self,
+        kind: str,
+        described: str,
+        value: Any,
+        base: type,
+        options: dict[str, Any],
+        registry: dict[str, Any],
+        alias: str,
+    ) -> Any:
+        """Validate an executor or store about to be added under ``alias``; build it from a
+        plugin alias when given a string. Messages are APScheduler's, word for word."""
+        if alias in registry:
+            raise ValueError(f'This scheduler already has {described} by the alias of "{alias}"')
+        if isinstance(value, str):
+            return self._create_plugin_instance(kind, value, options)
+        if not isinstance(value, base):
+            raise TypeError(
+                f"Expected {described} instance or a string, got {type(value).__name__} instead"
+            )
+        return value
 
     def remove_executor(self, alias: str, shutdown: bool = True) -> None:
         """Remove (and by default shut down) the executor ``alias``; KeyError if unknown."""
@@ -346,17 +361,10 @@ class BaseScheduler(SchedulerCore, QuarantineAPI, metaclass=ABCMeta):
         :raises ValueError: if ``alias`` is taken
         """
         with self._jobstores_lock:
-            if alias in self._jobstores:
-                raise ValueError(
-                    f'This scheduler already has a job store by the alias of "{alias}"'
-                )
-            if isinstance(jobstore, str):
-                jobstore = self._create_plugin_instance("jobstore", jobstore, jobstore_opts)
-            elif not isinstance(jobstore, BaseJobStore):
-                raise TypeError(
-                    "Expected a job store instance or a string, got "
-                    f"{type(jobstore).__name__} instead"
-                )
+            jobstore = self._new_component(
+                "jobstore", "a job store", jobstore, BaseJobStore, jobstore_opts,
+                self._jobstores, alias,
+            )
             self._jobstores[alias] = jobstore
             if type(jobstore).record_run is not BaseJobStore.record_run:
                 self._history_stores[alias] = jobstore
