@@ -92,7 +92,13 @@ class MemoryJobStore(BaseJobStore):
         entry = self._entries.pop(job_id, None)
         if entry is None:
             raise JobLookupError(job_id)
-        self._index.remove(entry)
+        index = self._index
+        if index[0] is entry:
+            # The common case when a one-shot job has just fired: it is the earliest entry,
+            # and popping the front skips the search remove() does (about half the cost).
+            index.pop(0)
+        else:
+            index.remove(entry)
 
     def remove_all_jobs(self) -> None:
         self._index.clear()
