@@ -40,6 +40,10 @@ STATE_RUNNING = 1
 STATE_PAUSED = 2
 
 
+class _StoreWriteFailed(Exception):
+    """A due job's next run time could not be written; its run waits for a retry."""
+
+
 class SchedulerCore:
     """Due-job processing shared by every scheduler front end (a mixin of BaseScheduler)."""
 
@@ -77,17 +81,26 @@ class SchedulerCore:
         horizon = now + timedelta(seconds=read_ahead) if read_ahead else now
         next_wakeup: datetime | None = None
         ready: list[tuple[datetime, int, tuple[Any, Any, list[datetime], bool], str]] = []
+        # Registered before any store is read: a run counts as read ahead (and so can be
+        # cancelled by remove_job/pause_job/...) from the moment its job is advanced.
+        self._read_ahead_cancelled = set()
+        self._read_ahead_ids = set()
 
         with self._jobstores_lock:
             stores = list(self._jobstores.items())
+        retrying: set[str] = set()
         for alias, store in stores:
             retry = self._process_store(alias, store, now, horizon, ready)
-            if retry is not None and (next_wakeup is None or retry < next_wakeup):
-                next_wakeup = retry
+            if retry is not None:
+                retrying.add(alias)  # its own next run time may be a fire time still due
+                if next_wakeup is None or retry < next_wakeup:
+                    next_wakeup = retry
         # The stores' next run times are read before the runs read ahead are submitted: they
         # are already recorded, and once the runs are handed over the core should wait (free
         # the GIL) at once, so worker threads start them without queueing behind a store query.
         for alias, store in stores:
+            if alias in retrying:
+                continue
             try:
                 with self._jobstores_lock:
                     store_next = store.get_next_run_time()
@@ -156,6 +169,7 @@ class SchedulerCore:
                     )
                     return now + timedelta(seconds=self.jobstore_retry_interval)
                 repeated = False
+                write_failed = False
                 runs: list[tuple[Any, Any, list[datetime], bool]] = []
                 for job in due:
                     job_id = job.id
@@ -169,6 +183,9 @@ class SchedulerCore:
                         # A job read ahead is advanced as of its own fire time: its run times
                         # never include one later than that, so it never runs early.
                         run = self._advance_due_job(job, alias, store, first if early else now)
+                    except _StoreWriteFailed:
+                        write_failed = True
+                        continue
                     except Exception:
                         self._quarantine_broken_job(job, alias, store)
                         continue
@@ -176,12 +193,17 @@ class SchedulerCore:
                         continue
                     if early:
                         ready.append((first, len(ready), run, alias))  # type: ignore[union-attr]
+                        self._read_ahead_ids.add((job_id, alias))
                     else:
                         runs.append(run)
                 for job, executor, run_times, removed in runs:
                     self._submit_runs(job, executor, run_times, removed, alias, events)
             for event in events:
                 self._dispatch_event(event)
+            if write_failed:
+                # Those jobs were not run: their fire times stay due in the store, and asking
+                # again at once would spin on a store that refuses writes.
+                return now + timedelta(seconds=self.jobstore_retry_interval)
             if len(due) < batch_size or repeated:
                 return None
         return None
@@ -198,10 +220,9 @@ class SchedulerCore:
         their fire times were already recorded as done).
         """
         ready.sort(key=lambda entry: (entry[0], entry[1]))
-        pending = {(run[0].id, alias) for _, _, run, alias in ready}
-        cancelled: set[tuple[str, str]] = set()
-        self._read_ahead_cancelled = cancelled
-        self._read_ahead_ids = pending
+        # Both sets were created by _process_jobs and filled as the jobs were advanced.
+        pending = self._read_ahead_ids
+        cancelled = self._read_ahead_cancelled
         events: list[Any] = []
         current: datetime | None = None
         try:
@@ -283,9 +304,13 @@ class SchedulerCore:
             job.next_run_time = next_run_time
             try:
                 store.update_job(job)
-            except Exception:
-                # Run anyway (as APScheduler would); only the crash guarantee is lost.
-                self._logger.exception('Error updating job "%s" in job store %r', job.id, alias)
+            except Exception as exc:
+                # Not run: a fire time runs only once its successor is recorded (otherwise a
+                # store that refuses writes would hand back the same fire time every round).
+                self._logger.exception(
+                    'Error updating job "%s" in job store %r; its run is postponed', job.id, alias
+                )
+                raise _StoreWriteFailed from exc
         else:
             try:
                 store.remove_job(job.id)

@@ -1,0 +1,69 @@
+"""Edge cases of the scheduler core found in review: a pause between reading a job ahead and
+firing it, and a store that refuses to record the next run time."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from nbsched.events import EVENT_JOB_EXECUTED
+from nbsched.jobstores.sqlalchemy import SQLAlchemyJobStore
+from nbsched.schedulers.background import BackgroundScheduler
+from nbsched.schedulers.base import STATE_RUNNING
+
+UTC = timezone.utc
+
+
+def test_job_paused_after_read_ahead_but_before_firing_does_not_run() -> None:
+    ran: list[int] = []
+    scheduler = BackgroundScheduler(timezone="UTC", read_ahead=0.5)
+    scheduler.start(paused=True)
+    try:
+        scheduler.add_job(
+            ran.append, "interval", seconds=5, args=(1,), id="j",
+            next_run_time=datetime.now(UTC) + timedelta(seconds=0.2),
+        )
+        original = scheduler._fire_read_ahead
+
+        def pause_first(ready):
+            # Another thread pauses the job after the store pass released the lock (while the
+            # core asks the stores for their next run times) and before the runs are fired.
+            worker = threading.Thread(target=scheduler.pause_job, args=("j",))
+            worker.start()
+            worker.join()
+            return original(ready)
+
+        scheduler._fire_read_ahead = pause_first
+        scheduler.state = STATE_RUNNING  # drive one round by hand, no wake-up thread race
+        scheduler._process_jobs()
+        assert ran == []
+        assert scheduler.get_job("j").next_run_time is None
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+def test_store_refusing_writes_postpones_runs_instead_of_spinning(tmp_path: Path) -> None:
+    store = SQLAlchemyJobStore(url=f"sqlite:///{tmp_path / 'ro.sqlite'}")
+    scheduler = BackgroundScheduler(timezone="UTC", jobstores={"default": store}, read_ahead=0)
+    runs: list[object] = []
+    scheduler.add_listener(runs.append, EVENT_JOB_EXECUTED)
+    scheduler.start(paused=True)
+    try:
+        scheduler.add_job("os:getpid", "interval", seconds=60, id="due",
+                          next_run_time=datetime.now(UTC) - timedelta(seconds=1))
+        attempts: list[str] = []
+
+        def refuse(job):
+            attempts.append(job.id)
+            raise OSError("attempt to write a readonly database")
+
+        store.update_job = refuse
+        scheduler.state = STATE_RUNNING
+        wait = scheduler._process_jobs()
+        # Not run (its successor could not be recorded), and the next look is a retry later,
+        # not an immediate round that would hand back the same fire time forever.
+        assert runs == [] and attempts == ["due"]
+        assert wait is not None and wait >= scheduler.jobstore_retry_interval - 1
+    finally:
+        scheduler.shutdown(wait=False)
