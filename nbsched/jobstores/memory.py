@@ -104,9 +104,6 @@ class MemoryJobStore(BaseJobStore):
         self._index.clear()
         self._entries.clear()
 
-    def shutdown(self) -> None:
-        self.remove_all_jobs()
-
     def __len__(self) -> int:
         return len(self._entries)
 

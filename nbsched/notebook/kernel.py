@@ -153,8 +153,15 @@ class KernelScheduler(BackgroundScheduler):
             self._private_loop = _PrivateLoop()
             loop = self._private_loop.loop
         self._eventloop = loop
-        self._add_missing_plugins()
-        super().start(paused)
+        try:
+            self._add_missing_plugins()
+            super().start(paused)
+        except BaseException:
+            # A failed start (store unreachable, bad key) must not leak the loop thread.
+            private, self._private_loop = self._private_loop, None
+            if private is not None:
+                private.stop()
+            raise
 
     def shutdown(self, wait: bool = True) -> None:
         try:
@@ -202,8 +209,12 @@ def get_scheduler(
                 if setup is not None:
                     setup(scheduler)
                 _recover(scheduler)
-            finally:
-                scheduler.resume()
+            except BaseException:
+                # Never leave a running scheduler nobody points to: the next call would start
+                # a second one on the same store and every job would run twice.
+                scheduler.shutdown(wait=False)
+                raise
+            scheduler.resume()
             _scheduler = scheduler
             logger.info("Kernel scheduler started (pid %d)", os.getpid())
         return _scheduler

@@ -67,3 +67,16 @@ def test_store_refusing_writes_postpones_runs_instead_of_spinning(tmp_path: Path
         assert wait is not None and wait >= scheduler.jobstore_retry_interval - 1
     finally:
         scheduler.shutdown(wait=False)
+
+
+def test_memory_store_keeps_its_jobs_across_shutdown_and_start() -> None:
+    # As APScheduler 3.11: MemoryJobStore.shutdown() does not empty the store.
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.add_job("os:getpid", "interval", minutes=5, id="kept")
+    scheduler.start(paused=True)
+    scheduler.shutdown()
+    scheduler.start(paused=True)
+    try:
+        assert [job.id for job in scheduler.get_jobs()] == ["kept"]
+    finally:
+        scheduler.shutdown()

@@ -120,3 +120,33 @@ def test_job_table_shows_a_pending_job():
     job = scheduler.add_job(print, "interval", minutes=5, id="waiting")  # not started: pending
     html = display.job_html(job)
     assert "waiting" in html and "pending" in html
+
+
+def test_failed_setup_leaves_no_scheduler_running(monkeypatch, tmp_path):
+    import threading
+
+    from nbsched.notebook import kernel
+
+    monkeypatch.setenv("NBSCHED_STORE_URL", f"sqlite:///{tmp_path / 'k.sqlite'}")
+    monkeypatch.setattr(kernel, "_scheduler", None)
+    before = {t.ident for t in threading.enumerate()}
+
+    def broken_setup(scheduler):
+        raise RuntimeError("capture could not be installed")
+
+    with pytest.raises(RuntimeError, match="capture could not be installed"):
+        kernel.get_scheduler(setup=broken_setup)
+    assert kernel._scheduler is None
+    scheduler = kernel.get_scheduler()
+    try:
+        def clocks() -> list:
+            return [t for t in threading.enumerate()
+                    if t.name == "nbsched" and t.ident not in before and t.is_alive()]
+
+        for thread in clocks():
+            if thread is not getattr(scheduler, "_thread", None):
+                thread.join(5)  # the failed scheduler's clock, told to stop
+        assert len(clocks()) == 1  # only the good scheduler's clock is left
+    finally:
+        scheduler.shutdown(wait=False)
+        monkeypatch.setattr(kernel, "_scheduler", None)
