@@ -422,13 +422,7 @@ class Job:
         func: Any = self.func
         args = self.args
         if _is_by_reference(func, self.func_ref):
-            if (
-                inspect.ismethod(func)
-                and not inspect.isclass(func.__self__)
-                and self.func_ref == _describe_callable(func)[0]
-            ):
-                # A bound method is stored as its function plus the instance as first argument.
-                args = (func.__self__, *args)
+            # (A method bound to an instance is never by reference: it is stored by value.)
             func = self.func_ref
         return {
             "version": 1,
@@ -454,8 +448,10 @@ class Job:
             self.func_ref = func
             self.func = ref_to_obj(func)
         else:
+            # A callable in the state was stored by value, so it has no usable reference; a
+            # fresh object per decode would only fill the per-callable cache with dead entries.
             self.func = func
-            self.func_ref = _describe_callable(func)[0] if callable(func) else None
+            self.func_ref = None
         self.id = state["id"]
         self.trigger = state["trigger"]
         self.executor = state["executor"]
