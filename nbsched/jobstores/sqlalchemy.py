@@ -252,6 +252,8 @@ class SQLAlchemyJobStore(BaseJobStore):
             keep_existing=True,  # shared by every job table (and store) in the database
         )
         self._runs_ready = False
+        self._runs_create_lock = threading.Lock()
+        self._pruned_block: int | None = None
         self._build_statements()
 
     # --- setup ----------------------------------------------------------------------------------
@@ -449,11 +451,18 @@ class SQLAlchemyJobStore(BaseJobStore):
     def _runs_table_exists(self, create: bool) -> bool:
         """The history table is made on the first record: most stores never need one."""
         if not self._runs_ready:
-            if create:
-                self.runs_t.create(self.engine, checkfirst=True)
-            elif not inspect(self.engine).has_table(self.runs_t.name, schema=self.runs_t.schema):
-                return False
-            self._runs_ready = True
+            # Runs finish on executor threads: two first records at once must not both
+            # issue CREATE TABLE (the loser's record would be lost).
+            with self._runs_create_lock:
+                if self._runs_ready:
+                    return True
+                if create:
+                    self.runs_t.create(self.engine, checkfirst=True)
+                elif not inspect(self.engine).has_table(
+                    self.runs_t.name, schema=self.runs_t.schema
+                ):
+                    return False
+                self._runs_ready = True
         return True
 
     # --- records --------------------------------------------------------------------------------
@@ -621,7 +630,11 @@ class SQLAlchemyJobStore(BaseJobStore):
         self._runs_table_exists(create=True)
         with self.engine.begin() as conn:
             seq = conn.execute(self.runs_t.insert(), row).inserted_primary_key[0]
-            if seq is not None and seq % _PRUNE_EVERY == 0 and seq > self.history_limit:
+            # Prune when seq crosses into a new block of _PRUNE_EVERY (not on exact multiples:
+            # server sequences may skip numbers, and a skipped multiple would never prune).
+            block = None if seq is None else seq // _PRUNE_EVERY
+            if block is not None and block != self._pruned_block and seq > self.history_limit:
+                self._pruned_block = block
                 conn.execute(
                     delete(self.runs_t).where(self.runs_t.c.seq <= seq - self.history_limit)
                 )
