@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+from firetimes import chain as walk
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
@@ -24,14 +25,7 @@ EARLY = datetime(2020, 1, 1, tzinfo=UTC)
 
 
 def chain(trigger, count, now=EARLY):
-    times, previous = [], None
-    for _ in range(count):
-        fire_time = trigger.get_next_fire_time(previous, now)
-        if fire_time is None:
-            break
-        times.append(fire_time)
-        previous = now = fire_time
-    return times
+    return walk(trigger, count, now)
 
 
 def test_signature_matches_apscheduler():

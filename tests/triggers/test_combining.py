@@ -9,6 +9,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from firetimes import chain as walk
 from hypothesis import HealthCheck, event, given, seed, settings
 from hypothesis import strategies as st
 
@@ -32,14 +33,7 @@ FOUR_HOURLY = {"hours": 4, "start_date": "2031-03-14 00:00:00", "timezone": "UTC
 
 
 def chain(trigger, count, now=NOW):
-    times, previous = [], None
-    for _ in range(count):
-        fire_time = trigger.get_next_fire_time(previous, now)
-        if fire_time is None:
-            break
-        times.append(fire_time)
-        previous = now = fire_time
-    return times
+    return walk(trigger, count, now)
 
 
 # --- AND ----------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
+from firetimes import chain
 
 from nbsched.triggers.calendarinterval import CalendarIntervalTrigger
 from nbsched.triggers.date import DateTrigger
@@ -26,17 +27,6 @@ UTC = timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
 LORD_HOWE = ZoneInfo("Australia/Lord_Howe")
-
-
-def chain(trigger, count, now):
-    times, previous = [], None
-    for _ in range(count):
-        fire_time = trigger.get_next_fire_time(previous, now)
-        if fire_time is None:
-            break
-        times.append(fire_time)
-        previous = now = fire_time
-    return times
 
 
 def readings(times):
