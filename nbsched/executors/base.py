@@ -349,6 +349,10 @@ class BaseExecutor(ABC):
     def _run_job_success(self, job_id: str, events: Iterable[JobExecutionEvent]) -> None:
         """A submission finished (whatever the job did): free its instance, publish events."""
         self._release(job_id)
+        self._publish(events)
+
+    def _publish(self, events: Iterable[JobExecutionEvent]) -> None:
+        """Hand run events to the scheduler, one by one."""
         dispatch = self._scheduler._dispatch_event
         for event in events:
             try:

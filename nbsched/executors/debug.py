@@ -56,14 +56,7 @@ class DebugExecutor(BaseExecutor):
                     instances[job_id] = remaining
                 else:
                     del instances[job_id]
-        dispatch = self._scheduler._dispatch_event
-        for event in events:
-            try:
-                dispatch(event)
-            except Exception:
-                # A failing listener must not lose the remaining events or look like a
-                # failed submission.
-                self._logger.exception("Error dispatching %r", event)
+        self._publish(events)
 
     def _do_submit_job(self, job: Any, run_times: Sequence[datetime]) -> None:
         # Kept for subclasses and callers of the base-class path; submit_job does not use it.
