@@ -23,6 +23,7 @@ __all__ = [
     "real_wall_time",
     "timezone_name",
     "to_datetime",
+    "trigger_timezone",
     "utc_add",
 ]
 
@@ -178,3 +179,17 @@ def real_wall_time(value: datetime) -> datetime:
     if value.replace(fold=0).utcoffset() < value.replace(fold=1).utcoffset():
         return normalize(value)
     return value
+
+
+def trigger_timezone(
+    timezone: str | tzinfo | None, start_date: object, end_date: object
+) -> tzinfo:
+    """The zone a trigger works in: ``timezone`` if given, else the zone of an aware
+    ``start_date`` or ``end_date``, else the local zone (APScheduler 3's rule)."""
+    if timezone:
+        return as_timezone(timezone)  # type: ignore[return-value]
+    if isinstance(start_date, datetime) and start_date.tzinfo:
+        return as_timezone(start_date.tzinfo)  # type: ignore[return-value]
+    if isinstance(end_date, datetime) and end_date.tzinfo:
+        return as_timezone(end_date.tzinfo)  # type: ignore[return-value]
+    return local_timezone()

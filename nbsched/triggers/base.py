@@ -12,9 +12,18 @@ import random
 from abc import ABC, abstractmethod
 from collections import deque
 from datetime import datetime, timedelta
+from numbers import Real
 from typing import Any, ClassVar
 
-__all__ = ["BaseTrigger"]
+__all__ = ["BaseTrigger", "check_jitter"]
+
+
+def check_jitter(jitter: Any) -> None:
+    """Reject anything but ``None`` or a non-negative number of seconds (every trigger's rule)."""
+    if jitter is not None and (
+        isinstance(jitter, bool) or not isinstance(jitter, Real) or jitter < 0
+    ):
+        raise ValueError(f"jitter: {jitter!r}: must be a non-negative number of seconds")
 
 
 class BaseTrigger(ABC):

@@ -25,8 +25,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from nbsched.timezones import as_timezone, local_timezone, timezone_name
-from nbsched.triggers.base import BaseTrigger
-from nbsched.triggers.interval import check_jitter
+from nbsched.triggers.base import BaseTrigger, check_jitter
 
 __all__ = ["CalendarIntervalTrigger"]
 

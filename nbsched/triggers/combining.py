@@ -19,8 +19,7 @@ from datetime import datetime, timezone, tzinfo
 from typing import Any
 
 from nbsched.timezones import local_timezone
-from nbsched.triggers.base import BaseTrigger
-from nbsched.triggers.interval import check_jitter
+from nbsched.triggers.base import BaseTrigger, check_jitter
 
 __all__ = ["MAX_SEARCH_STEPS", "AndTrigger", "BaseCombiningTrigger", "OrTrigger"]
 

@@ -16,13 +16,12 @@ from numbers import Real
 from typing import Any
 
 from nbsched.timezones import (
-    as_timezone,
     datetime_repr,
-    local_timezone,
     real_wall_time,
     to_datetime,
+    trigger_timezone,
 )
-from nbsched.triggers.base import BaseTrigger
+from nbsched.triggers.base import BaseTrigger, check_jitter
 
 __all__ = ["IntervalTrigger"]
 
@@ -34,14 +33,6 @@ _UNIT_SECONDS = (("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60
 def _micros(value: datetime) -> int:
     """Microseconds since the epoch of an aware datetime (exact, unlike ``timestamp()``)."""
     return (value - _EPOCH) // _MICROSECOND
-
-
-def check_jitter(jitter: Any) -> None:
-    """Reject anything but ``None`` or a non-negative number of seconds."""
-    if jitter is not None and (
-        isinstance(jitter, bool) or not isinstance(jitter, Real) or jitter < 0
-    ):
-        raise ValueError(f"jitter: {jitter!r}: must be a non-negative number of seconds")
 
 
 #: ``(interval, step in microseconds, length in seconds)`` per whole number of seconds, shared
@@ -136,14 +127,7 @@ class IntervalTrigger(BaseTrigger):
         if jitter is not None:
             check_jitter(jitter)
 
-        if timezone:
-            tz = as_timezone(timezone)
-        elif isinstance(start_date, datetime) and start_date.tzinfo:
-            tz = as_timezone(start_date.tzinfo)
-        elif isinstance(end_date, datetime) and end_date.tzinfo:
-            tz = as_timezone(end_date.tzinfo)
-        else:
-            tz = local_timezone()
+        tz = trigger_timezone(timezone, start_date, end_date)
         if start_date is None:
             start = datetime.now(tz) + interval
         else:

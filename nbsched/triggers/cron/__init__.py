@@ -19,8 +19,8 @@ from calendar import monthrange
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
-from nbsched.timezones import as_timezone, datetime_repr, local_timezone, to_datetime
-from nbsched.triggers.base import BaseTrigger
+from nbsched.timezones import datetime_repr, to_datetime, trigger_timezone
+from nbsched.triggers.base import BaseTrigger, check_jitter
 from nbsched.triggers.cron.crontab import parse_crontab
 from nbsched.triggers.cron.description import describe_trigger
 from nbsched.triggers.cron.fields import (
@@ -95,20 +95,10 @@ class CronTrigger(BaseTrigger):
         jitter: Any,
         day_or: bool,
     ) -> None:
-        if timezone:
-            tz = as_timezone(timezone)
-        elif isinstance(start_date, datetime) and start_date.tzinfo:
-            tz = as_timezone(start_date.tzinfo)
-        elif isinstance(end_date, datetime) and end_date.tzinfo:
-            tz = as_timezone(end_date.tzinfo)
-        else:
-            tz = local_timezone()
+        tz = trigger_timezone(timezone, start_date, end_date)
         start = to_datetime(start_date, tz, "start_date")
         end = to_datetime(end_date, tz, "end_date")
-        if jitter is not None and (
-            isinstance(jitter, bool) or not isinstance(jitter, (int, float)) or jitter < 0
-        ):
-            raise ValueError(f"jitter: {jitter!r}: must be a non-negative number of seconds")
+        check_jitter(jitter)
 
         remaining = {name for name, value in given.items() if value is not None}
         any_given = bool(remaining)
