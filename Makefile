@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.nbsched-installed
 
-.PHONY: setup test lint demo demo-script lab bench clean
+.PHONY: setup test lint demo demo-script lab bench compat-aps clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ demo-script: $(STAMP)
 lab: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,lab]'
 	$(VENV)/bin/jupyter lab notebooks/
+
+# APScheduler 3.11.3's own test suite, import prefix replaced, run against nbsched.
+compat-aps: $(STAMP)
+	bash scripts/services.sh redis
+	$(PY) scripts/compat_aps.py
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py

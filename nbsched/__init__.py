@@ -8,6 +8,9 @@ survive kernel restarts.
 from __future__ import annotations
 
 __version__ = "0.1.0"
+#: The version as a tuple of ints, and as text (APScheduler exposes both names).
+version_info: tuple[int, ...] = tuple(int(part) for part in __version__.split("."))
+version: str = __version__
 
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +19,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "__version__",
+    "version",
+    "version_info",
     "get_scheduler",
     "load_ipython_extension",
     "panel",

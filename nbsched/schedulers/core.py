@@ -76,7 +76,7 @@ class SchedulerCore:
             self._logger.debug("Scheduler is paused -- not processing jobs")
             return None
         self._logger.debug("Looking for jobs to run")
-        now = datetime.now(self.timezone)
+        now = self._current_time()
         read_ahead = self.read_ahead
         horizon = now + timedelta(seconds=read_ahead) if read_ahead else now
         next_wakeup: datetime | None = None
@@ -419,6 +419,11 @@ class SchedulerCore:
         if self._listener_mask & EVENT_JOB_REMOVED:
             self._dispatch_event(JobEvent(EVENT_JOB_REMOVED, job.id, alias))
         self._logger.info("Removed job %s", job.id)
+
+    def _current_time(self) -> datetime:
+        """Now, in the scheduler's zone (BaseScheduler reads it through its own module so
+        that tests freezing ``schedulers.base.datetime`` freeze the core too)."""
+        return datetime.now(self.timezone)
 
     def _dispatch_event(self, event: Any) -> None:  # pragma: no cover - BaseScheduler's
         raise NotImplementedError
