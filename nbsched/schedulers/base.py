@@ -709,7 +709,7 @@ class BaseScheduler(SchedulerCore, QuarantineAPI, metaclass=ABCMeta):
                 for alias, store in self._jobstores.items():
                     if jobstore in (None, alias):
                         store.remove_all_jobs()
-                for job_id, alias in list(self._read_ahead_ids):
+                for job_id, alias in self._read_ahead_keys():
                     if jobstore in (None, alias):
                         self._cancel_read_ahead(job_id, alias)
         self._dispatch_event(SchedulerEvent(EVENT_ALL_JOBS_REMOVED, jobstore))

@@ -44,6 +44,17 @@ class _StoreWriteFailed(Exception):
     """A due job's next run time could not be written; its run waits for a retry."""
 
 
+class _ReadAheadRound:
+    """Runs one round read ahead, as ``(job id, store alias)``: those waiting for their fire
+    time (``pending``) and those cancelled meanwhile (remove_job, pause_job, a new schedule)."""
+
+    __slots__ = ("cancelled", "pending")
+
+    def __init__(self) -> None:
+        self.pending: set[tuple[str, str]] = set()
+        self.cancelled: set[tuple[str, str]] = set()
+
+
 class SchedulerCore:
     """Due-job processing shared by every scheduler front end (a mixin of BaseScheduler)."""
 
@@ -62,10 +73,10 @@ class SchedulerCore:
     #: Default of the ``read_ahead`` option (front ends whose core may block briefly).
     _default_read_ahead: float = 0.02
     read_ahead: float = 0.0
-    # Runs read ahead and waiting for their fire time, as (job id, store alias), and those of
-    # them cancelled meanwhile (remove_job, pause_job, a new schedule).
-    _read_ahead_ids: set[tuple[str, str]] = frozenset()  # type: ignore[assignment]
-    _read_ahead_cancelled: set[tuple[str, str]] = frozenset()  # type: ignore[assignment]
+    # The read-ahead state of every round in progress (normally one; a round driven by hand
+    # or by a second thread may overlap the loop's own). Each round owns its sets, so one
+    # round starting or ending never wipes another's cancellations.
+    _read_ahead_rounds: tuple[_ReadAheadRound, ...] = ()
 
     def _process_jobs(self) -> float | None:
         """Run everything that is due; return seconds until the next wake-up (None: no job).
@@ -79,18 +90,34 @@ class SchedulerCore:
         now = self._current_time()
         read_ahead = self.read_ahead
         horizon = now + timedelta(seconds=read_ahead) if read_ahead else now
-        next_wakeup: datetime | None = None
         ready: list[tuple[datetime, int, tuple[Any, Any, list[datetime], bool], str]] = []
         # Registered before any store is read: a run counts as read ahead (and so can be
         # cancelled by remove_job/pause_job/...) from the moment its job is advanced.
-        self._read_ahead_cancelled = set()
-        self._read_ahead_ids = set()
+        round_ = _ReadAheadRound()
+        with self._jobstores_lock:
+            self._read_ahead_rounds = (*self._read_ahead_rounds, round_)
+        try:
+            return self._process_round(now, horizon, read_ahead, ready, round_)
+        finally:
+            with self._jobstores_lock:
+                self._read_ahead_rounds = tuple(
+                    r for r in self._read_ahead_rounds if r is not round_
+                )
 
+    def _process_round(
+        self,
+        now: datetime,
+        horizon: datetime,
+        read_ahead: float,
+        ready: list[tuple[datetime, int, tuple[Any, Any, list[datetime], bool], str]],
+        round_: _ReadAheadRound,
+    ) -> float | None:
+        next_wakeup: datetime | None = None
         with self._jobstores_lock:
             stores = list(self._jobstores.items())
         retrying: set[str] = set()
         for alias, store in stores:
-            retry = self._process_store(alias, store, now, horizon, ready)
+            retry = self._process_store(alias, store, now, horizon, ready, round_)
             if retry is not None:
                 retrying.add(alias)  # its own next run time may be a fire time still due
                 if next_wakeup is None or retry < next_wakeup:
@@ -113,7 +140,7 @@ class SchedulerCore:
                 next_wakeup = store_next
 
         if ready:
-            self._fire_read_ahead(ready)
+            self._fire_read_ahead(ready, round_)
         if self.state == STATE_PAUSED:
             self._logger.debug("Scheduler is paused; waiting until resume() is called")
             return None
@@ -137,6 +164,7 @@ class SchedulerCore:
         now: datetime,
         horizon: datetime | None = None,
         ready: list | None = None,
+        round_: _ReadAheadRound | None = None,
     ) -> datetime | None:
         """Process the due jobs of one store, batch by batch; a retry time if the store failed.
 
@@ -149,7 +177,7 @@ class SchedulerCore:
         only, as of their own fire time; their runs go to ``ready`` for
         :meth:`_fire_read_ahead` to submit at that exact time.
         """
-        if horizon is None or ready is None:
+        if horizon is None or ready is None or round_ is None:
             horizon = now
         batch_size = self.batch_size
         # Checked once per round, not per job: a logger call costs as much as a job's
@@ -193,7 +221,7 @@ class SchedulerCore:
                         continue
                     if early:
                         ready.append((first, len(ready), run, alias))  # type: ignore[union-attr]
-                        self._read_ahead_ids.add((job_id, alias))
+                        round_.pending.add((job_id, alias))  # type: ignore[union-attr]
                     else:
                         runs.append(run)
                 for job, executor, run_times, removed in runs:
@@ -209,7 +237,9 @@ class SchedulerCore:
         return None
 
     def _fire_read_ahead(
-        self, ready: list[tuple[datetime, int, tuple[Any, Any, list[datetime], bool], str]]
+        self,
+        ready: list[tuple[datetime, int, tuple[Any, Any, list[datetime], bool], str]],
+        round_: _ReadAheadRound,
     ) -> None:
         """Submit the runs read ahead, each at (never before) its exact fire time.
 
@@ -220,50 +250,53 @@ class SchedulerCore:
         their fire times were already recorded as done).
         """
         ready.sort(key=lambda entry: (entry[0], entry[1]))
-        # Both sets were created by _process_jobs and filled as the jobs were advanced.
-        pending = self._read_ahead_ids
-        cancelled = self._read_ahead_cancelled
+        pending = round_.pending
+        cancelled = round_.cancelled
         events: list[Any] = []
         current: datetime | None = None
-        try:
-            for fire, _, (job, executor, run_times, removed), alias in ready:
-                if fire != current:
-                    for event in events:
-                        self._dispatch_event(event)
-                    events.clear()
-                    current = fire
-                    target = fire.timestamp()
-                    while True:
-                        remaining = target - time.time()
-                        if remaining <= 0:
-                            break
-                        time.sleep(remaining)
-                if self.state == STATE_STOPPED:
-                    self._logger.info(
-                        "Scheduler shut down with %d runs read ahead; they are dropped",
-                        len(pending),
-                    )
-                    break
-                key = (job.id, alias)
+        for fire, _, (job, executor, run_times, removed), alias in ready:
+            if fire != current:
+                for event in events:
+                    self._dispatch_event(event)
+                events.clear()
+                current = fire
+                target = fire.timestamp()
+                while True:
+                    remaining = target - time.time()
+                    if remaining <= 0:
+                        break
+                    time.sleep(remaining)
+            if self.state == STATE_STOPPED:
+                self._logger.info(
+                    "Scheduler shut down with %d runs read ahead; they are dropped",
+                    len(pending),
+                )
+                break
+            key = (job.id, alias)
+            # Checked and taken under the lock that cancellations hold, so a run is either
+            # cancelled or submitted, never both.
+            with self._jobstores_lock:
                 pending.discard(key)
                 if key in cancelled:
                     continue
-                self._submit_runs(job, executor, run_times, removed, alias, events)
-            for event in events:
-                self._dispatch_event(event)
-        finally:
-            self._read_ahead_ids = frozenset()  # type: ignore[assignment]
-            self._read_ahead_cancelled = frozenset()  # type: ignore[assignment]
+            self._submit_runs(job, executor, run_times, removed, alias, events)
+        for event in events:
+            self._dispatch_event(event)
+
+    def _read_ahead_keys(self) -> list[tuple[str, str]]:
+        """``(job id, alias)`` of every run read ahead and not yet submitted, in any round."""
+        return [key for round_ in self._read_ahead_rounds for key in round_.pending]
 
     def _cancel_read_ahead(self, job_id: str, jobstore: str | None) -> str | None:
-        """Cancel a run of ``job_id`` read ahead and not yet submitted; its store alias, or None."""
-        for key in list(self._read_ahead_ids):
-            if key[0] == job_id and jobstore in (None, key[1]):
-                cancelled = self._read_ahead_cancelled
-                if isinstance(cancelled, set):  # not a batch that has just finished
-                    cancelled.add(key)
-                return key[1]
-        return None
+        """Cancel the runs of ``job_id`` read ahead and not yet submitted, in every round in
+        progress; the store alias of one of them, or None. Called with the store lock held."""
+        found: str | None = None
+        for round_ in self._read_ahead_rounds:
+            for key in list(round_.pending):
+                if key[0] == job_id and jobstore in (None, key[1]):
+                    round_.cancelled.add(key)
+                    found = key[1]
+        return found
 
     def _advance_due_job(
         self, job: Any, alias: str, store: Any, now: datetime

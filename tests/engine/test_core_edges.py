@@ -1,5 +1,5 @@
 """Edge cases of the scheduler core found in review: a pause between reading a job ahead and
-firing it, and a store that refuses to record the next run time."""
+firing it, overlapping rounds, and a store that refuses to record the next run time."""
 
 from __future__ import annotations
 
@@ -26,13 +26,15 @@ def test_job_paused_after_read_ahead_but_before_firing_does_not_run() -> None:
         )
         original = scheduler._fire_read_ahead
 
-        def pause_first(ready):
+        def pause_first(ready, round_):
             # Another thread pauses the job after the store pass released the lock (while the
             # core asks the stores for their next run times) and before the runs are fired.
+            # (The scheduler's own thread may run a round at the same time: every round goes
+            # through this hook, so the job is paused before any round can fire it.)
             worker = threading.Thread(target=scheduler.pause_job, args=("j",))
             worker.start()
             worker.join()
-            return original(ready)
+            return original(ready, round_)
 
         scheduler._fire_read_ahead = pause_first
         scheduler.state = STATE_RUNNING  # drive one round by hand, no wake-up thread race
@@ -69,14 +71,57 @@ def test_store_refusing_writes_postpones_runs_instead_of_spinning(tmp_path: Path
         scheduler.shutdown(wait=False)
 
 
-def test_memory_store_keeps_its_jobs_across_shutdown_and_start() -> None:
-    # As APScheduler 3.11: MemoryJobStore.shutdown() does not empty the store.
+def test_memory_store_is_emptied_by_shutdown() -> None:
+    # As APScheduler 3.11.3 (checked by running it): the scheduler's shutdown() shuts its
+    # stores down and MemoryJobStore.shutdown() drops the jobs; a restart starts empty.
     scheduler = BackgroundScheduler(timezone="UTC")
     scheduler.add_job("os:getpid", "interval", minutes=5, id="kept")
     scheduler.start(paused=True)
+    assert [job.id for job in scheduler.get_jobs()] == ["kept"]
     scheduler.shutdown()
+    assert scheduler.get_jobs() == []
     scheduler.start(paused=True)
     try:
-        assert [job.id for job in scheduler.get_jobs()] == ["kept"]
+        assert scheduler.get_jobs() == []
     finally:
         scheduler.shutdown()
+
+
+def test_overlapping_rounds_keep_each_others_cancellations() -> None:
+    """Round A reads a run ahead; round B starts and ends while A waits; a cancellation made
+    after that must still reach A (the rounds' read-ahead state was once shared and reset)."""
+    ran: list[int] = []
+    scheduler = BackgroundScheduler(timezone="UTC", read_ahead=0.5)
+    scheduler.start(paused=True)
+    try:
+        scheduler.add_job(
+            ran.append, "interval", seconds=30, args=(1,), id="j",
+            next_run_time=datetime.now(UTC) + timedelta(seconds=0.3),
+        )
+        original = scheduler._fire_read_ahead
+        a_read_ahead = threading.Event()
+        b_done = threading.Event()
+        calls: list[int] = []
+
+        def hook(ready, round_):
+            calls.append(len(ready))
+            if ready:  # round A: it holds the read-ahead run
+                a_read_ahead.set()
+                assert b_done.wait(10)
+                scheduler.remove_job("j")
+            return original(ready, round_)
+
+        scheduler._fire_read_ahead = hook
+        scheduler.state = STATE_RUNNING
+        round_a = threading.Thread(target=scheduler._process_jobs)
+        round_a.start()
+        assert a_read_ahead.wait(10)
+        scheduler._process_jobs()  # round B: finds nothing due (the job was advanced by A)
+        b_done.set()
+        round_a.join(10)
+        assert not round_a.is_alive()
+        assert ran == []
+        assert scheduler.get_jobs() == []
+        assert scheduler._read_ahead_rounds == ()
+    finally:
+        scheduler.shutdown(wait=False)
