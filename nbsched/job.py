@@ -415,6 +415,22 @@ class Job:
             if hasattr(scratch, slot):
                 object.__setattr__(self, slot, getattr(scratch, slot))
 
+    def _get_run_times(self, now: datetime) -> list[datetime]:
+        """Every run time from ``next_run_time`` through ``now`` (inclusive), oldest first.
+
+        APScheduler's private helper, kept for code that calls it. Times are compared as
+        instants, so a wall-clock time repeated when the clocks go back (``fold``) is
+        ordered correctly. The scheduler core does not use this: it catches up through
+        :meth:`BaseTrigger.fire_times_through`, which is bounded and O(1) for intervals.
+        """
+        run_times: list[datetime] = []
+        limit = now.timestamp()
+        run_time = self.next_run_time
+        while run_time is not None and run_time.timestamp() <= limit:
+            run_times.append(run_time)
+            run_time = self.trigger.get_next_fire_time(run_time, now)
+        return run_times
+
     # --- persistence ----------------------------------------------------------------------------
 
     def __getstate__(self) -> dict[str, Any]:
@@ -442,7 +458,9 @@ class Job:
     def __setstate__(self, state: Mapping[str, Any]) -> None:
         version = state.get("version", 1)
         if version > 1:
-            raise ValueError(f"Job state version {version} is newer than this nbsched (1)")
+            raise ValueError(
+                f"Job has version {version}, but only version 1 can be handled by this nbsched"
+            )
         func = state["func"]
         if isinstance(func, str):
             self.func_ref = func
@@ -455,8 +473,10 @@ class Job:
         self.id = state["id"]
         self.trigger = state["trigger"]
         self.executor = state["executor"]
-        self.args = tuple(state["args"])
-        self.kwargs = dict(state["kwargs"])
+        # As given (APScheduler does the same): a pickled record holds a tuple and a dict,
+        # a JSON export (import_jobs) a list; both call the same way.
+        self.args = state["args"]
+        self.kwargs = state["kwargs"]
         self.name = state["name"]
         self.misfire_grace_time = state["misfire_grace_time"]
         self.coalesce = state["coalesce"]

@@ -226,6 +226,11 @@ class BaseJobStore(ABC):
         """
         return None
 
+    def __bool__(self) -> bool:
+        # Stores that define ``__len__`` would otherwise be falsy while empty, and code
+        # written for APScheduler tests stores with ``if store:``/``store or default``.
+        return True
+
     def __repr__(self) -> str:
         return f"<{self.__class__.__name__}>"
 

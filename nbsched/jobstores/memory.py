@@ -1,8 +1,8 @@
 """A job store that keeps live Job objects in memory.
 
 Nothing is serialized, so any callable works (lambdas, closures, notebook functions) and jobs
-vanish with the process. The index is a ``SortedList`` of small tuples
-``(sort_key, seq, job)`` plus a dict from id to the same tuple:
+vanish with the process, or when the store is shut down (as in APScheduler). The index is a
+``SortedList`` of small tuples ``(sort_key, seq, job)`` plus a dict from id to the same tuple:
 
 * ``sort_key`` is the next run time as epoch seconds, ``inf`` for paused jobs so they sort
   last; floats compare faster and weigh less than datetimes, and epoch seconds of aware
@@ -103,6 +103,14 @@ class MemoryJobStore(BaseJobStore):
     def remove_all_jobs(self) -> None:
         self._index.clear()
         self._entries.clear()
+
+    def shutdown(self) -> None:
+        """Forget every job, as APScheduler's memory store does: nothing outlives the store.
+
+        A scheduler that is shut down and started again therefore starts with an empty
+        memory store; jobs meant to survive belong in a persistent store.
+        """
+        self.remove_all_jobs()
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -373,6 +373,3 @@ class RedisJobStore(BaseJobStore):
             if len(records) >= limit:
                 break
         return records
-
-    def __repr__(self) -> str:
-        return f"<{self.__class__.__name__} (client={self._redis})>"

@@ -665,4 +665,6 @@ class SQLAlchemyJobStore(BaseJobStore):
         return [run_record_from_plain(row) for row in rows]
 
     def __repr__(self) -> str:
-        return f"<{self.__class__.__name__} (url={self.engine.url})>"
+        # Explicitly masked: a repr ends up in logs and tracebacks.
+        url = self.engine.url.render_as_string(hide_password=True)
+        return f"<{self.__class__.__name__} (url={url})>"
