@@ -8,14 +8,15 @@ survive kernel restarts.
 from __future__ import annotations
 
 __version__ = "0.1.0"
-#: The version as a tuple of ints, and as text (APScheduler exposes both names).
-version_info: tuple[int, ...] = tuple(int(part) for part in __version__.split("."))
-version: str = __version__
 
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from nbsched.notebook.kernel import KernelScheduler
+
+#: The version as a tuple of ints, and as text (APScheduler exposes both names).
+version_info: tuple[int, ...] = tuple(int(part) for part in __version__.split("."))
+version: str = __version__
 
 __all__ = [
     "__version__",

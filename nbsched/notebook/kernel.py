@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from nbsched.executors.base import is_coroutine_callable
+from nbsched.schedulers import SchedulerAlreadyRunningError
 from nbsched.schedulers.background import BackgroundScheduler
 
 __all__ = ["KernelScheduler", "find_kernel_loop", "get_scheduler", "reset_scheduler"]
@@ -148,6 +149,8 @@ class KernelScheduler(BackgroundScheduler):
 
     def start(self, paused: bool = False) -> None:
         """Bind coroutine jobs to the kernel loop (or a private one) and start the clock."""
+        if self.running:  # before replacing the loop (and private loop) a running one uses
+            raise SchedulerAlreadyRunningError
         loop = self._given_loop or find_kernel_loop()
         if loop is None:
             self._private_loop = _PrivateLoop()

@@ -15,7 +15,7 @@ from typing import Any
 
 from nbsched.executors.base import BaseExecutor
 from nbsched.job import ref_to_obj
-from nbsched.schedulers import SchedulerNotRunningError
+from nbsched.schedulers import SchedulerAlreadyRunningError, SchedulerNotRunningError
 from nbsched.schedulers.base import BaseScheduler
 
 __all__ = ["AsyncIOScheduler"]
@@ -58,12 +58,18 @@ class AsyncIOScheduler(BaseScheduler):
         super()._configure(config)
 
     def start(self, paused: bool = False) -> None:
+        if self.running:
+            raise SchedulerAlreadyRunningError  # before touching the loop it runs on
         if self._eventloop is None or self._eventloop.is_closed():
             try:
                 self._eventloop = asyncio.get_running_loop()
             except RuntimeError:
                 self._eventloop = _thread_default_loop()
-        super().start(paused)
+        try:
+            super().start(paused)
+        except BaseException:
+            self._eventloop = self._given_loop
+            raise
 
     def shutdown(self, wait: bool = True) -> None:
         if not self.running:

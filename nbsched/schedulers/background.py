@@ -26,16 +26,20 @@ class BackgroundScheduler(BlockingScheduler):
         super()._configure(config)
 
     def start(self, paused: bool = False) -> None:
-        if self._event is None or self._event.is_set():
-            self._event = threading.Event()
+        self._prepare_event()
         BaseScheduler.start(self, paused)
-        self._thread = threading.Thread(
-            target=self._main_loop, name="nbsched", daemon=self._daemon
-        )
-        self._thread.start()
+        thread = threading.Thread(target=self._main_loop, name="nbsched", daemon=self._daemon)
+        try:
+            thread.start()
+        except BaseException:
+            BaseScheduler.shutdown(self, wait=False)  # no thread: undo the start
+            raise
+        self._thread = thread
 
     def shutdown(self, wait: bool = True) -> None:
-        super().shutdown(wait)
-        thread, self._thread = self._thread, None
-        if thread is not None and thread is not threading.current_thread():
-            thread.join()
+        try:
+            super().shutdown(wait)
+        finally:
+            thread, self._thread = self._thread, None
+            if thread is not None and thread is not threading.current_thread():
+                thread.join()

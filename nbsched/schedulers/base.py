@@ -239,21 +239,35 @@ class BaseScheduler(SchedulerCore, QuarantineAPI, metaclass=ABCMeta):
     def start(self, paused: bool = False) -> None:
         """Start executors and stores, schedule pending jobs and begin processing.
 
+        A start that raises (a store that cannot connect, two pending jobs with one id)
+        changes nothing: what it had started is shut down again and the pending jobs stay
+        pending, so the call can be repeated once the cause is fixed.
+
         :param paused: if True, process no jobs until :meth:`resume` is called
         :raises SchedulerAlreadyRunningError: if already started
         """
         if self.state != STATE_STOPPED:
             raise SchedulerAlreadyRunningError
-        with self._executors_lock:
-            if "default" not in self._executors:
-                self.add_executor(self._create_default_executor(), "default")
-            for alias, executor in self._executors.items():
-                executor.start(self, alias)
-        with self._jobstores_lock:
-            if "default" not in self._jobstores:
-                self.add_jobstore(self._create_default_jobstore(), "default")
-            for alias, store in self._jobstores.items():
-                store.start(self, alias)
+        started: list[Any] = []
+        with self._executors_lock, self._jobstores_lock:
+            added_defaults: list[tuple[dict[str, Any], str]] = []
+            try:
+                if "default" not in self._executors:
+                    self.add_executor(self._create_default_executor(), "default")
+                    added_defaults.append((self._executors, "default"))
+                for alias, executor in self._executors.items():
+                    executor.start(self, alias)
+                    started.append(executor)
+                if "default" not in self._jobstores:
+                    self.add_jobstore(self._create_default_jobstore(), "default")
+                    added_defaults.append((self._jobstores, "default"))
+                for alias, store in self._jobstores.items():
+                    store.start(self, alias)
+                    started.append(store)
+                self._check_pending_ids()
+            except BaseException:
+                self._undo_start(started, added_defaults)
+                raise
             pending, self._pending_jobs = self._pending_jobs, []
             for job, alias, replace_existing in pending:
                 self._real_add_job(job, alias, replace_existing)
@@ -263,8 +277,40 @@ class BaseScheduler(SchedulerCore, QuarantineAPI, metaclass=ABCMeta):
         if not paused:
             self.wakeup()
 
+    def _check_pending_ids(self) -> None:
+        """Raise ConflictingIdError before any pending job is stored if one would conflict
+        (an id given twice, or one a started store already holds, without replace_existing)."""
+        seen: set[tuple[str, str]] = set()
+        for job, alias, replace_existing in self._pending_jobs:
+            store = self._jobstores.get(alias)
+            if store is None:
+                raise KeyError(f"No such job store: {alias}")
+            if replace_existing:
+                seen.add((alias, job.id))
+                continue
+            if (alias, job.id) in seen or store.lookup_job(job.id) is not None:
+                raise ConflictingIdError(job.id)
+            seen.add((alias, job.id))
+
+    def _undo_start(self, started: list[Any], added_defaults: list[tuple[dict, str]]) -> None:
+        """Shut down what a failed start() had started; forget the defaults it created."""
+        for component in reversed(started):
+            try:
+                if isinstance(component, BaseExecutor):
+                    component.shutdown(wait=False)
+                else:
+                    component.shutdown()
+            except Exception:
+                self._logger.exception("Error shutting down %r after a failed start", component)
+        for registry, alias in added_defaults:
+            registry.pop(alias, None)
+            self._history_stores.pop(alias, None)
+
     def shutdown(self, wait: bool = True) -> None:
         """Stop processing, shut down executors (waiting for runs if ``wait``) and stores.
+
+        One executor or store whose shutdown raises is logged and does not keep the others
+        (or the front end's loop) running.
 
         :raises SchedulerNotRunningError: if the scheduler is not running
         """
@@ -274,10 +320,16 @@ class BaseScheduler(SchedulerCore, QuarantineAPI, metaclass=ABCMeta):
         with self._executors_lock:
             executors = list(self._executors.values())
         for executor in executors:
-            executor.shutdown(wait)
+            try:
+                executor.shutdown(wait)
+            except Exception:
+                self._logger.exception("Error shutting down executor %r", executor)
         with self._jobstores_lock:
             for store in self._jobstores.values():
-                store.shutdown()
+                try:
+                    store.shutdown()
+                except Exception:
+                    self._logger.exception("Error shutting down job store %r", store)
         self._logger.info("Scheduler has been shut down")
         self._dispatch_event(SchedulerEvent(EVENT_SCHEDULER_SHUTDOWN))
 
@@ -321,9 +373,9 @@ class BaseScheduler(SchedulerCore, QuarantineAPI, metaclass=ABCMeta):
                 "executor", "an executor", executor, BaseExecutor, executor_opts,
                 self._executors, alias,
             )
-            self._executors[alias] = executor
             if self.state != STATE_STOPPED:
-                executor.start(self, alias)
+                executor.start(self, alias)  # first: an executor that fails is not added
+            self._executors[alias] = executor
         self._dispatch_event(SchedulerEvent(EVENT_EXECUTOR_ADDED, alias))
 
     def _new_component(
@@ -367,11 +419,11 @@ class BaseScheduler(SchedulerCore, QuarantineAPI, metaclass=ABCMeta):
                 "jobstore", "a job store", jobstore, BaseJobStore, jobstore_opts,
                 self._jobstores, alias,
             )
+            if self.state != STATE_STOPPED:
+                jobstore.start(self, alias)  # first: a store that fails is not added
             self._jobstores[alias] = jobstore
             if type(jobstore).record_run is not BaseJobStore.record_run:
                 self._history_stores[alias] = jobstore
-            if self.state != STATE_STOPPED:
-                jobstore.start(self, alias)
         self._dispatch_event(SchedulerEvent(EVENT_JOBSTORE_ADDED, alias))
         if self.state != STATE_STOPPED:
             self.wakeup()

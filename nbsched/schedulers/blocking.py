@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from threading import TIMEOUT_MAX
 
+from nbsched.schedulers import SchedulerAlreadyRunningError
 from nbsched.schedulers.base import STATE_STOPPED, BaseScheduler
 
 __all__ = ["BlockingScheduler"]
@@ -20,15 +21,25 @@ class BlockingScheduler(BaseScheduler):
     _event: threading.Event | None = None
 
     def start(self, paused: bool = False) -> None:
-        if self._event is None or self._event.is_set():
-            self._event = threading.Event()
+        self._prepare_event()
         super().start(paused)
         self._main_loop()
 
+    def _prepare_event(self) -> None:
+        """A fresh wake-up event for a new loop -- only on a stopped scheduler: replacing it
+        under a running loop (then raising SchedulerAlreadyRunningError) would leave that
+        loop waiting on an event nobody sets, and shutdown() would hang."""
+        if self.state != STATE_STOPPED:
+            raise SchedulerAlreadyRunningError
+        if self._event is None or self._event.is_set():
+            self._event = threading.Event()
+
     def shutdown(self, wait: bool = True) -> None:
-        super().shutdown(wait)
-        if self._event is not None:
-            self._event.set()
+        try:
+            super().shutdown(wait)
+        finally:
+            if self._event is not None:
+                self._event.set()
 
     def _main_loop(self) -> None:
         event = self._event
