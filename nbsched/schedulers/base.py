@@ -113,7 +113,7 @@ class BaseScheduler(SchedulerCore, QuarantineAPI, metaclass=ABCMeta):
         self._executors_lock = self._create_lock()
         self._jobstores: dict[str, BaseJobStore] = {}
         self._jobstores_lock = self._create_lock()
-        self._listeners: tuple[tuple[Callable[[Any], Any], int], ...] = ()
+        self._listener_entries: tuple[tuple[Callable[[Any], Any], int], ...] = ()
         self._listeners_lock = self._create_lock()
         self._listener_mask = 0
         self._pending_jobs: list[tuple[Job, str, bool]] = []
@@ -220,8 +220,9 @@ class BaseScheduler(SchedulerCore, QuarantineAPI, metaclass=ABCMeta):
             raise ValueError(
                 f'Cannot create {label} "{alias}" -- either "type" or "class" must be defined'
             )
+        label = "job store" if kind == "jobstore" else kind
         raise TypeError(
-            f"Expected {kind} instance or dict for {kind}s['{alias}'], got "
+            f"Expected {label} instance or dict for {kind}s['{alias}'], got "
             f"{type(value).__name__} instead"
         )
 
@@ -249,6 +250,7 @@ class BaseScheduler(SchedulerCore, QuarantineAPI, metaclass=ABCMeta):
         if self.state != STATE_STOPPED:
             raise SchedulerAlreadyRunningError
         started: list[Any] = []
+        stored: list[tuple[Job, str]] = []
         with self._executors_lock, self._jobstores_lock:
             added_defaults: list[tuple[dict[str, Any], str]] = []
             try:
@@ -265,12 +267,21 @@ class BaseScheduler(SchedulerCore, QuarantineAPI, metaclass=ABCMeta):
                     store.start(self, alias)
                     started.append(store)
                 self._check_pending_ids()
+                for job, alias, replace_existing in self._pending_jobs:
+                    self._real_add_job(job, alias, replace_existing)
+                    if not replace_existing:
+                        stored.append((job, alias))
             except BaseException:
+                # A pending job conflicting with one already in a store: take back the
+                # ones this start stored, so they are stored once when it is retried.
+                for job, alias in stored:
+                    try:
+                        self._jobstores[alias].remove_job(job.id)
+                    except Exception:
+                        self._logger.exception("Could not take back job %s", job.id)
                 self._undo_start(started, added_defaults)
                 raise
-            pending, self._pending_jobs = self._pending_jobs, []
-            for job, alias, replace_existing in pending:
-                self._real_add_job(job, alias, replace_existing)
+            self._pending_jobs = []
             self.state = STATE_PAUSED if paused else STATE_RUNNING
         self._logger.info("Scheduler started")
         self._dispatch_event(SchedulerEvent(EVENT_SCHEDULER_STARTED))
@@ -278,19 +289,16 @@ class BaseScheduler(SchedulerCore, QuarantineAPI, metaclass=ABCMeta):
             self.wakeup()
 
     def _check_pending_ids(self) -> None:
-        """Raise ConflictingIdError before any pending job is stored if one would conflict
-        (an id given twice, or one a started store already holds, without replace_existing)."""
+        """Raise before any pending job is stored if two of them share an id in one store
+        (without replace_existing): the start would otherwise store half of them."""
         seen: set[tuple[str, str]] = set()
         for job, alias, replace_existing in self._pending_jobs:
-            store = self._jobstores.get(alias)
-            if store is None:
+            if alias not in self._jobstores:
                 raise KeyError(f"No such job store: {alias}")
-            if replace_existing:
-                seen.add((alias, job.id))
-                continue
-            if (alias, job.id) in seen or store.lookup_job(job.id) is not None:
+            key = (alias, job.id)
+            if key in seen and not replace_existing:
                 raise ConflictingIdError(job.id)
-            seen.add((alias, job.id))
+            seen.add(key)
 
     def _undo_start(self, started: list[Any], added_defaults: list[tuple[dict, str]]) -> None:
         """Shut down what a failed start() had started; forget the defaults it created."""
@@ -422,7 +430,7 @@ class BaseScheduler(SchedulerCore, QuarantineAPI, metaclass=ABCMeta):
             if self.state != STATE_STOPPED:
                 jobstore.start(self, alias)  # first: a store that fails is not added
             self._jobstores[alias] = jobstore
-            if type(jobstore).record_run is not BaseJobStore.record_run:
+            if getattr(type(jobstore), "record_run", None) not in (None, BaseJobStore.record_run):
                 self._history_stores[alias] = jobstore
         self._dispatch_event(SchedulerEvent(EVENT_JOBSTORE_ADDED, alias))
         if self.state != STATE_STOPPED:
@@ -465,18 +473,27 @@ class BaseScheduler(SchedulerCore, QuarantineAPI, metaclass=ABCMeta):
     def add_listener(self, callback: Callable[[Any], Any], mask: int = EVENT_ALL) -> None:
         """Call ``callback(event)`` for every event whose code is in ``mask``."""
         with self._listeners_lock:
-            self._listeners = (*self._listeners, (callback, mask))
-            self._listener_mask |= mask
+            self._listeners = (*self._listener_entries, (callback, mask))
 
     def remove_listener(self, callback: Callable[[Any], Any]) -> None:
         """Remove a listener added with :meth:`add_listener` (no error if it was never added)."""
         with self._listeners_lock:
-            kept = tuple(entry for entry in self._listeners if entry[0] != callback)
-            self._listeners = kept
-            mask = 0
-            for _, listener_mask in kept:
-                mask |= listener_mask
-            self._listener_mask = mask
+            self._listeners = [e for e in self._listener_entries if e[0] != callback]
+
+    @property
+    def _listeners(self) -> tuple[tuple[Callable[[Any], Any], int], ...]:
+        return self._listener_entries
+
+    @_listeners.setter
+    def _listeners(self, entries: Any) -> None:
+        # The union of the masks lets the core skip building events nobody listens to; it is
+        # kept in step whenever the listener list changes, even by direct assignment.
+        entries = tuple(entries)
+        mask = 0
+        for _, listener_mask in entries:
+            mask |= listener_mask
+        self._listener_entries = entries
+        self._listener_mask = mask
 
     def _current_time(self) -> datetime:
         # Through this module's ``datetime`` name: programs (and APScheduler's tests) that
@@ -498,7 +515,7 @@ class BaseScheduler(SchedulerCore, QuarantineAPI, metaclass=ABCMeta):
                             self._logger.exception("Error recording a run in %r", event.jobstore)
         if not code & self._listener_mask:
             return
-        for callback, mask in self._listeners:
+        for callback, mask in self._listener_entries:
             if code & mask:
                 try:
                     callback(event)
@@ -653,8 +670,7 @@ class BaseScheduler(SchedulerCore, QuarantineAPI, metaclass=ABCMeta):
                 if "next_run_time" in changes or "trigger" in changes:
                     # A new schedule replaces a run already read ahead for the old one.
                     self._cancel_read_ahead(job.id, alias)
-        if self._listener_mask & EVENT_JOB_MODIFIED:
-            self._dispatch_event(JobEvent(EVENT_JOB_MODIFIED, job_id, alias))
+        self._dispatch_event(JobEvent(EVENT_JOB_MODIFIED, job_id, alias))
         if self.state == STATE_RUNNING:
             self.wakeup()
         return job
