@@ -175,3 +175,57 @@ def test_getstate_round_trip(paused, api):
     assert (restored.name, restored.coalesce, restored.max_instances) == ("n", False, 1)
     assert restored.next_run_time == job.next_run_time
     assert restored.trigger.interval == timedelta(minutes=1)
+
+
+# --- APScheduler's private helpers and state handling -------------------------------------------
+
+
+def _interval_job(api, start: datetime, minutes: int):
+    from unittest.mock import Mock
+
+    trigger = api.IntervalTrigger(minutes=minutes, start_date=start, timezone=start.tzinfo)
+    return api.Job(
+        Mock(timezone=start.tzinfo), id="rt", func="time:time", trigger=trigger,
+        executor="default", args=(), kwargs={}, name="rt", misfire_grace_time=1,
+        coalesce=False, max_instances=1, next_run_time=start,
+    )
+
+
+def test_get_run_times_lists_due_times_through_now(api):
+    start = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    job = _interval_job(api, start, minutes=1)
+    assert job._get_run_times(start - timedelta(seconds=1)) == []
+    assert job._get_run_times(start) == [start]
+    assert job._get_run_times(start + timedelta(minutes=2, seconds=5)) == [
+        start, start + timedelta(minutes=1), start + timedelta(minutes=2)
+    ]
+    job.next_run_time = None  # paused
+    assert job._get_run_times(start + timedelta(days=1)) == []
+
+
+def test_get_run_times_compares_instants_across_a_fall_back(api):
+    # 01:00 EST (fold=1) is *after* 01:45 EDT although its wall clock reads earlier.
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo("America/New_York")
+    start = datetime(2025, 11, 2, 1, 30, tzinfo=tz)  # EDT
+    job = _interval_job(api, start, minutes=30)
+    assert job._get_run_times(datetime(2025, 11, 2, 1, 45, tzinfo=tz)) == [start]
+    times = job._get_run_times(datetime(2025, 11, 2, 1, 15, fold=1, tzinfo=tz))
+    assert [t.timestamp() - start.timestamp() for t in times] == [0, 1800]
+
+
+def test_setstate_keeps_args_and_kwargs_as_given(paused, api):
+    # As APScheduler: the state's containers are used as they are (a JSON import has lists).
+    state = paused.add_job("math:hypot", "interval", minutes=1, args=[3, 4]).__getstate__()
+    state["args"] = [3, 4]
+    restored = api.Job.__new__(api.Job)
+    restored.__setstate__(state)
+    assert restored.args == [3, 4]
+    assert restored.func(*restored.args, **restored.kwargs) == 5.0
+
+
+def test_setstate_refuses_a_newer_version(api):
+    restored = api.Job.__new__(api.Job)
+    with pytest.raises(ValueError, match="Job has version 9999, but only version 1"):
+        restored.__setstate__({"version": 9999})
