@@ -59,7 +59,9 @@ _UNITS = {
 _LONE_UNITS = {"second", "minute", "hour", "day", "week"}
 _NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
 _PIECE = re.compile(r"(\d+(?:\.\d+)?)\s*([A-Za-z]*)")
-_DURATION_WORD = re.compile(r"^(?:\d+(?:\.\d+)?[A-Za-z]*)+$")
+# Units between numbers are required (``1h30m``, ``1h30``): with optional letters inside a
+# repeated group, a run of digits could be split in exponentially many ways on a mismatch.
+_DURATION_WORD = re.compile(r"^(?:\d+(?:\.\d+)?[A-Za-z]+)*\d+(?:\.\d+)?[A-Za-z]*$")
 _TIME_OF_DAY = re.compile(r"^\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _UNIT_HINT = "use ms, s, m, h, d or w, e.g. 'every 10m' or 'in 30s'"
@@ -318,7 +320,10 @@ def parse_duration(text: str) -> timedelta:
         seconds += float(number) * factor
     if seconds <= 0:
         raise SpecError(f"{text!r}: the duration must be longer than zero")
-    return timedelta(seconds=seconds)
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        raise SpecError(f"{text!r}: the duration is too long (at most 999999999 days)") from None
 
 
 def _parse_at(text: str) -> datetime | time:
