@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from nbsched.jobstores import store_for_url
-from nbsched.store_url import default_store_url
+from nbsched.store_url import default_store_url, mask_url
 from nbsched.timezones import datetime_repr
 
 __all__ = ["main"]
@@ -54,6 +54,25 @@ def _open_scheduler(url: str) -> Any:
     return scheduler
 
 
+_CONTROL = {code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F)}
+_CONTROL.update({0x85: "\\x85", 0x2028: "\\u2028", 0x2029: "\\u2029"})
+_CONTROL.update({code: f"\\x{code:02x}" for code in range(0x80, 0xA0)})
+
+
+def _cell(value: Any) -> Text:
+    """A table cell showing ``value`` verbatim: no rich markup, and control characters
+    (escape sequences in a crafted job id or reason) shown as ``\\x1b``, never sent raw to
+    the terminal."""
+    return Text(str(value).translate(_CONTROL))
+
+
+def _fail(console: Console, what: str, exc: BaseException) -> int:
+    """One line for an error the user can fix (server down, bad password, bad key); status 2."""
+    message = mask_url(str(exc)).splitlines()[0] if str(exc) else ""
+    console.print(_cell(f"{what}: {type(exc).__name__}: {message}"), style="red", soft_wrap=True)
+    return 2
+
+
 def _jobs_table(scheduler: Any) -> Table:
     table = Table(title="Jobs")
     for column in ("id", "name", "trigger", "next run", "executor"):
@@ -62,7 +81,7 @@ def _jobs_table(scheduler: Any) -> Table:
         next_run = datetime_repr(job.next_run_time) if job.next_run_time else "paused"
         # Text cells: trigger strings such as cron[hour='9'] are not rich markup.
         cells = (job.id, job.name, job.trigger, next_run, job.executor)
-        table.add_row(*(Text(str(v)) for v in cells))
+        table.add_row(*(_cell(v) for v in cells))
     return table
 
 
@@ -74,7 +93,7 @@ def _quarantine_table(store: Any) -> Table | None:
     table.add_column("id")
     table.add_column("reason")
     for record in records:
-        table.add_row(Text(record.id), Text(record.reason))
+        table.add_row(_cell(record.id), _cell(record.reason))
     return table
 
 
@@ -87,7 +106,7 @@ def _history_table(records: Sequence[Any]) -> Table:
         started = datetime_repr(record.start_time) if record.start_time else "-"
         last_line = detail.splitlines()[-1] if detail else ""
         cells = (record.job_id, datetime_repr(record.scheduled_time), started, record.outcome)
-        table.add_row(*(Text(str(v)) for v in (*cells, last_line)))
+        table.add_row(*(_cell(v) for v in (*cells, last_line)))
     return table
 
 
@@ -98,17 +117,23 @@ def _run(url: str, verbose: bool, console: Console) -> int:
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    scheduler = BlockingScheduler(jobstores={"default": store_for_url(url)})
+    try:
+        scheduler = BlockingScheduler(jobstores={"default": store_for_url(url)})
+    except Exception as exc:
+        return _fail(console, f"cannot open store {mask_url(url)}", exc)
 
     def stop(signum: int, frame: Any) -> None:
         scheduler.shutdown(wait=False)
 
     signal.signal(signal.SIGTERM, stop)
-    console.print(f"running the jobs of {url} (Ctrl-C to stop)")
+    console.print(_cell(f"running the jobs of {mask_url(url)} (Ctrl-C to stop)"))
     try:
         scheduler.start()
     except KeyboardInterrupt:
-        scheduler.shutdown(wait=False)
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
+    except Exception as exc:
+        return _fail(console, f"cannot run the jobs of {mask_url(url)}", exc)
     return 0
 
 
@@ -118,15 +143,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console()
     url = args.store or default_store_url()
     if args.command == "where":
-        console.print(url, highlight=False)
+        console.print(_cell(mask_url(url)), highlight=False)
         return 0
     if args.command == "run":
         return _run(url, args.verbose, console)
     try:
         scheduler = _open_scheduler(url)
     except Exception as exc:  # a bad URL or unreachable server: one line, not a traceback
-        console.print(f"[red]cannot open store {url}: {type(exc).__name__}: {exc}[/red]")
-        return 2
+        return _fail(console, f"cannot open store {mask_url(url)}", exc)
     try:
         if args.command == "list":
             console.print(_jobs_table(scheduler))
@@ -135,8 +159,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 console.print(quarantined)
         elif args.command == "history":
             console.print(_history_table(scheduler.get_run_history(args.job_id, args.limit)))
+    except Exception as exc:  # the server went away, a wrong password, an unusable key
+        return _fail(console, f"cannot read store {mask_url(url)}", exc)
     finally:
-        scheduler.shutdown(wait=False)
+        try:
+            scheduler.shutdown(wait=False)
+        except Exception:
+            logging.getLogger("nbsched.cli").debug("error closing the store", exc_info=True)
     return 0
 
 

@@ -10,11 +10,13 @@ PostgreSQL database without changing code).
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import platformdirs
 
-__all__ = ["DATA_DIR_ENV", "STORE_URL_ENV", "data_dir", "default_store_url"]
+__all__ = ["DATA_DIR_ENV", "STORE_URL_ENV", "data_dir", "default_store_url", "mask_url"]
 
 DATA_DIR_ENV = "NBSCHED_DATA_DIR"
 STORE_URL_ENV = "NBSCHED_STORE_URL"
@@ -47,3 +49,28 @@ def default_store_url() -> str:
     if url:
         return url
     return f"sqlite:///{(data_dir() / 'jobs.sqlite').as_posix()}"
+
+
+_CREDENTIALS = re.compile(r"^(?P<scheme>[^:/?#]+://)(?P<user>[^:@/]*):(?P<password>[^@/]*)@")
+
+
+def mask_url(url: object) -> str:
+    """``url`` with its password replaced by ``***``, for every message that shows a URL.
+
+    Store URLs often carry credentials (``postgresql://app:secret@db/jobs``,
+    ``redis://:secret@cache:6379/0``); nothing nbsched prints or logs may echo them. Works on
+    anything: a non-URL is returned as text, with a ``user:password@`` prefix masked too.
+    """
+    text = str(url)
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        parts = None
+    if parts is not None and parts.scheme and parts.password is not None:
+        userinfo, _, hostinfo = parts.netloc.rpartition("@")
+        user = userinfo.partition(":")[0]
+        return urlunsplit(parts._replace(netloc=f"{user}:***@{hostinfo}"))
+    # Not parseable as a URL with a password (for example "postgres:pw@host/db"): mask any
+    # "user:password@" that still reads like credentials.
+    masked = _CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
+    return re.sub(r"^([^:/@\s]+):([^@/\s]+)@", r"\1:***@", masked)

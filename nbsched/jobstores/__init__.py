@@ -28,7 +28,11 @@ def store_for_url(url: str | None = None, **options: object) -> BaseJobStore:
 
         url = default_store_url()
     if not isinstance(url, str) or "://" not in url:
-        raise ValueError(f"store url: {url!r}: expected a URL such as sqlite:///jobs.sqlite")
+        from nbsched.store_url import mask_url
+
+        raise ValueError(
+            f"store url: {mask_url(url)!r}: expected a URL such as sqlite:///jobs.sqlite"
+        )
     if url.startswith(_REDIS_SCHEMES):
         from nbsched.jobstores.redis import RedisJobStore
 
