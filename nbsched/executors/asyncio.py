@@ -40,7 +40,7 @@ class AsyncIOExecutor(BaseExecutor):
     def __init__(self) -> None:
         super().__init__()
         self._eventloop: asyncio.AbstractEventLoop | None = None
-        self._pending: set[_AnyFuture] = set()
+        self._pending_futures: set[_AnyFuture] = set()
         self._pending_lock = threading.Lock()
 
     def start(self, scheduler: Any, alias: str) -> None:
@@ -86,7 +86,7 @@ class AsyncIOExecutor(BaseExecutor):
 
         def done(finished: _AnyFuture) -> None:
             with self._pending_lock:
-                self._pending.discard(finished)
+                self._pending_futures.discard(finished)
             if finished.cancelled():
                 self._release(job_id)
                 self._logger.info("Run of job %s was cancelled", job_id)
@@ -98,7 +98,7 @@ class AsyncIOExecutor(BaseExecutor):
                 self._run_job_success(job_id, finished.result())
 
         with self._pending_lock:
-            self._pending.add(future)
+            self._pending_futures.add(future)
         future.add_done_callback(done)
 
     @staticmethod
@@ -113,7 +113,7 @@ class AsyncIOExecutor(BaseExecutor):
 
     def shutdown(self, wait: bool = True) -> None:
         with self._pending_lock:
-            pending = list(self._pending)
+            pending = list(self._pending_futures)
         if not pending:
             return
         loop = self._eventloop

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import itertools
 import multiprocessing
 import threading
 from collections.abc import Mapping, Sequence
@@ -117,16 +118,132 @@ class ThreadPoolExecutor(BasePoolExecutor):
         future.add_done_callback(done)
 
 
+#: How many times one submission is moved to a replacement pool because its pool broke before
+#: any worker began it; a submission bumped more often than that is reported as crashed (a
+#: pool that cannot run anything, say because its initializer kills the worker, must not make
+#: the executor replace pools forever).
+MAX_RESUBMITS = 3
+
+#: How long the parent waits for a start gate's lock when a pool breaks. The lock is held for
+#: a few instructions per run; failing to get it means a worker died holding it, and then the
+#: runs of that pool are conservatively treated as begun.
+_GATE_TIMEOUT = 2.0
+
+_GATE_OPEN = object()
+
+# -- worker side -------------------------------------------------------------------------
+
+_worker_gate: Any = None
+
+
+def _init_worker(gate: Any, initializer: Any, initargs: tuple[Any, ...]) -> None:
+    """Worker initializer: keep the pool's start gate, then run the user's initializer."""
+    global _worker_gate
+    _worker_gate = gate
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def _run_in_worker(
+    number: int,
+    job_id: str,
+    jobstore_alias: str | None,
+    run_times: Sequence[datetime],
+    logger_name: str,
+    packed: bytes,
+) -> bytes | None:
+    """Pass the start gate (record ``number`` as begun), then run the packed call.
+
+    Returns None without running anything when the gate is closed: the parent has declared
+    this pool broken and may already have handed the submission to a replacement pool.
+    """
+    gate = _worker_gate
+    if gate is not None:
+        with gate.get_lock():
+            state = gate.get_obj()
+            if state[1]:
+                return None
+            if number > state[0]:
+                state[0] = number
+    return run_packed_call(job_id, jobstore_alias, run_times, logger_name, packed)
+
+
+# -- parent side -------------------------------------------------------------------------
+
+
+class _WorkerPool(concurrent.futures.ProcessPoolExecutor):
+    """A process pool whose workers record which submissions they have begun.
+
+    Each submission is numbered in the order it is queued. Before calling the job, a worker
+    takes the pool's *start gate* (a lock and two shared integers): unless the gate is closed
+    it raises the shared "highest number begun" to its own number. When the pool breaks the
+    parent closes the gate, after which no worker of this pool begins anything. A submission
+    numbered above the recorded highest has then provably not reached the job's code and can
+    run in a replacement pool; one at or below it may have begun and is reported as crashed.
+    A run is never started twice.
+    """
+
+    def __init__(
+        self,
+        max_workers: int,
+        *,
+        mp_context: multiprocessing.context.BaseContext,
+        initializer: Any = None,
+        initargs: Sequence[Any] = (),
+        **kwargs: Any,
+    ) -> None:
+        self._start_gate = mp_context.Array("q", 2)  # [highest number begun, closed]
+        super().__init__(
+            max_workers,
+            mp_context=mp_context,
+            initializer=_init_worker,
+            initargs=(self._start_gate, initializer, tuple(initargs)),
+            **kwargs,
+        )
+        self._numbers = itertools.count(1)
+        self._gate_lock = threading.Lock()
+        self._begun_at_close: Any = _GATE_OPEN
+
+    def submit_numbered(self, *args: Any) -> tuple[int, concurrent.futures.Future]:
+        number = next(self._numbers)
+        return number, self.submit(_run_in_worker, number, *args)
+
+    def close_gate(self) -> int | None:
+        """Stop this pool's workers from beginning runs; return the highest number begun.
+
+        None when that cannot be known (a worker died holding the gate's lock). Idempotent.
+        """
+        with self._gate_lock:
+            if self._begun_at_close is _GATE_OPEN:
+                lock = self._start_gate.get_lock()
+                if lock.acquire(timeout=_GATE_TIMEOUT):
+                    try:
+                        state = self._start_gate.get_obj()
+                        state[1] = 1
+                        self._begun_at_close = int(state[0])
+                    finally:
+                        lock.release()
+                else:
+                    self._begun_at_close = None
+            return self._begun_at_close
+
+    def manager_thread(self) -> threading.Thread | None:
+        return getattr(self, "_executor_manager_thread", None)
+
+
 class ProcessPoolExecutor(BasePoolExecutor):
     """Run jobs in worker processes: for CPU-bound jobs, or to isolate crashes.
 
-    Differs from APScheduler 3.11 in three ways. Functions that are not importable in the
+    Differs from APScheduler 3.11 in a few ways. Functions that are not importable in the
     worker (defined in ``__main__`` or a notebook, lambdas, closures, partials) are sent by
     value with cloudpickle. Return values and exceptions that cannot be sent back become
     clear error events instead of a lost result. A worker that dies (``os._exit``, a
-    segfault, the OOM killer) turns the runs it took down into ``EVENT_JOB_ERROR`` events
-    with a :class:`~nbsched.executors.callpayload.WorkerCrashedError`, and the pool is
-    replaced so later jobs run normally.
+    segfault, the OOM killer) turns the runs it may have begun into ``EVENT_JOB_ERROR``
+    events with a :class:`~nbsched.executors.callpayload.WorkerCrashedError`; the pool is
+    replaced, and runs that were only queued in the broken pool, and jobs submitted after
+    the crash, run in the replacement (as in APScheduler, which replaces a pool it finds
+    broken at submission). ``shutdown()`` also disposes of the broken pools, so nothing of
+    them outlives it.
 
     Plugin alias: ``processpool``
 
@@ -136,6 +253,8 @@ class ProcessPoolExecutor(BasePoolExecutor):
         start method name (``"spawn"``, ``"forkserver"``, ``"fork"``); the default is
         :func:`default_mp_context`
     """
+
+    _pool: _WorkerPool
 
     def __init__(self, max_workers: int = 10, pool_kwargs: Mapping[str, Any] | None = None):
         pool_kwargs = _check_pool_kwargs(pool_kwargs)
@@ -150,16 +269,60 @@ class ProcessPoolExecutor(BasePoolExecutor):
                     f"pool_kwargs['mp_context']: unknown start method {context!r}; expected one "
                     f"of {multiprocessing.get_all_start_methods()}"
                 ) from None
+        initializer = pool_kwargs.get("initializer")
+        if initializer is not None and not callable(initializer):
+            raise TypeError(f"pool_kwargs['initializer']: expected a callable, got {initializer!r}")
+        self._retired: list[_WorkerPool] = []
         super().__init__(max_workers, pool_kwargs)
 
-    def _make_pool(self) -> concurrent.futures.Executor:
-        return concurrent.futures.ProcessPoolExecutor(self._max_workers, **self.pool_kwargs)
+    def _make_pool(self) -> _WorkerPool:
+        return _WorkerPool(self._max_workers, **self.pool_kwargs)
 
-    def _replace_broken_pool(self, broken: concurrent.futures.Executor) -> None:
+    # -- broken pools ------------------------------------------------------------------
+
+    def _replace_broken_pool(self, broken: _WorkerPool) -> None:
         with self._pool_lock:
             if self._pool is broken and not self._pool_shut_down:
                 self._logger.warning("A worker process died; replacing the process pool")
+                # Keep the broken pool referenced until it is shut down: on Python 3.12+
+                # dropping the last reference while its manager thread is still failing the
+                # queued futures deadlocks that thread (its weakref callback takes a lock the
+                # thread holds), and interpreter exit then waits for it forever.
+                self._retired.append(broken)
                 self._pool = self._make_pool()
+
+    def _dispose_retired(self, *, only_finished: bool) -> None:
+        """Shut down broken pools (all, or those whose manager thread has ended)."""
+        me = threading.current_thread()
+        with self._pool_lock:
+            dispose, keep = [], []
+            for pool in self._retired:
+                thread = pool.manager_thread()
+                running = thread is not None and thread.is_alive()
+                if thread is me or (only_finished and running):
+                    keep.append(pool)
+                else:
+                    dispose.append(pool)
+            self._retired = keep
+        for pool in dispose:
+            try:
+                pool.shutdown(wait=True)
+            except Exception:  # a broken pool's internals may be half torn down already
+                self._logger.debug("Error shutting down a broken process pool", exc_info=True)
+
+    def start(self, scheduler: Any, alias: str) -> None:
+        super().start(scheduler, alias)
+        self._dispose_retired(only_finished=True)
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Shut the pool down (and any broken pools it replaced).
+
+        :param wait: ``True`` to return only after submitted runs finished
+        """
+        super().shutdown(wait)
+        # A broken pool has no runs left; waiting for its manager thread takes as long as
+        # terminating its workers, so it is done even for ``wait=False``.
+        self._dispose_retired(only_finished=False)
 
     @staticmethod
     def _dead_workers(pool: Any) -> str:
@@ -177,6 +340,8 @@ class ProcessPoolExecutor(BasePoolExecutor):
                 parts.append(f"pid {pid} exited with code {code}")
         return "; ".join(parts)
 
+    # -- submission ----------------------------------------------------------------------
+
     def _do_submit_job(self, job: Any, run_times: Sequence[datetime]) -> None:
         run_times = list(run_times)
         try:
@@ -187,41 +352,93 @@ class ProcessPoolExecutor(BasePoolExecutor):
             )
             self._report_failed_runs(job, run_times, error)
             return
+        self._dispose_retired(only_finished=True)
+        self._submit(job, run_times, packed, 0)
 
+    def _submit(self, job: Any, run_times: list[datetime], packed: bytes, moves: int) -> None:
+        """Queue one submission in the current pool, replacing the pool if it is broken.
+
+        :raises RuntimeError: if the executor has been shut down
+        """
         args = (job.id, job._jobstore_alias, run_times, self._logger.name, packed)
-        with self._pool_lock:
-            pool = self._pool
-        try:
-            future = pool.submit(run_packed_call, *args)
-        except BrokenProcessPool:
-            self._replace_broken_pool(pool)
+        for _ in range(MAX_RESUBMITS + 1):
             with self._pool_lock:
                 pool = self._pool
-            future = pool.submit(run_packed_call, *args)
+            try:
+                number, future = pool.submit_numbered(*args)
+                break
+            except BrokenProcessPool:
+                # Broken while idle (a worker was killed between jobs): nothing of this
+                # submission reached it, so it simply goes to the replacement.
+                self._replace_broken_pool(pool)
+                with self._pool_lock:
+                    if self._pool is pool:  # shut down: not replaced
+                        raise
+        else:
+            raise BrokenProcessPool("every replacement process pool broke at once")
 
         def done(future: concurrent.futures.Future) -> None:
-            if future.cancelled():
-                self._run_job_error(job.id, concurrent.futures.CancelledError())
-                return
-            exc = future.exception()
-            if exc is None:
+            self._finished(job, run_times, packed, moves, pool, number, future)
+
+        future.add_done_callback(done)
+
+    def _finished(
+        self,
+        job: Any,
+        run_times: list[datetime],
+        packed: bytes,
+        moves: int,
+        pool: _WorkerPool,
+        number: int,
+        future: concurrent.futures.Future,
+    ) -> None:
+        if future.cancelled():
+            self._run_job_error(job.id, concurrent.futures.CancelledError())
+            return
+        exc = future.exception()
+        if exc is None:
+            reply = future.result()
+            if reply is None:  # defensive: the gate was closed yet a reply arrived
+                exc = BrokenProcessPool("the run was refused by a closed start gate")
+            else:
                 try:
-                    events = load_events(future.result())
+                    events = load_events(reply)
                 except Exception as load_exc:
                     self._report_failed_runs(job, run_times, load_exc)
                 else:
                     self._run_job_success(job.id, events)
-            elif isinstance(exc, BrokenProcessPool):
-                detail = self._dead_workers(pool)
-                crash = WorkerCrashedError(
-                    f"the worker process pool broke while job {job.id!r} was running or "
-                    f"queued: a worker process terminated abruptly"
-                    + (f" ({detail})" if detail else "")
-                    + "; the pool has been replaced"
-                )
-                self._replace_broken_pool(pool)
-                self._report_failed_runs(job, run_times, crash)
-            else:
-                self._report_failed_runs(job, run_times, exc)
+                return
+        if not isinstance(exc, BrokenProcessPool):
+            self._report_failed_runs(job, run_times, exc)
+            return
 
-        future.add_done_callback(done)
+        # Runs in the broken pool's manager thread, while it fails the queued futures.
+        detail = self._dead_workers(pool)
+        begun = pool.close_gate()
+        self._replace_broken_pool(pool)
+        if begun is not None and number > begun:
+            if moves < MAX_RESUBMITS:
+                try:
+                    self._submit(job, run_times, packed, moves + 1)
+                except Exception as resubmit_exc:
+                    reason = f"it could not be moved to a new pool ({resubmit_exc})"
+                else:
+                    self._logger.info(
+                        "Job %s had not started when its process pool broke; it was queued "
+                        "in the replacement pool",
+                        job.id,
+                    )
+                    return
+            else:
+                reason = f"its process pool broke {moves + 1} times before it could start"
+            crash = WorkerCrashedError(
+                f"job {job.id!r} did not run: {reason}" + (f" ({detail})" if detail else "")
+            )
+        else:
+            crash = WorkerCrashedError(
+                f"the worker process pool broke while job {job.id!r} was running or "
+                f"queued: a worker process terminated abruptly"
+                + (f" ({detail})" if detail else "")
+                + "; the pool has been replaced"
+            )
+        self._report_failed_runs(job, run_times, crash)

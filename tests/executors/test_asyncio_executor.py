@@ -167,7 +167,7 @@ def test_shutdown_on_the_loop_cancels_running_coroutines(make_job, now):
         for _ in range(3):
             await asyncio.sleep(0)
         assert executor._instances == {}
-        assert executor._pending == set()
+        assert executor._pending_futures == set()
         assert scheduler.events == []
 
     run(main())
