@@ -8,6 +8,7 @@ interpreted, how nonexistent wall times are resolved) live in exactly one place.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -24,6 +25,7 @@ __all__ = [
     "timezone_name",
     "to_datetime",
     "trigger_timezone",
+    "usable_local_zone",
     "utc_add",
 ]
 
@@ -101,13 +103,20 @@ def normalize(value: datetime) -> datetime:
 
 
 def utc_add(value: datetime, delta: timedelta) -> datetime:
-    """Add an elapsed-time ``delta`` to an aware datetime, correct across DST changes."""
+    """Add an elapsed-time ``delta`` to a datetime, correct across DST changes.
+
+    An aware result is in ``value``'s zone with the right ``fold`` (plain ``+`` on an
+    aware datetime adds wall-clock time and forgets ``fold``). A naive ``value`` has no
+    zone to be correct in, so the delta is simply added (as APScheduler does).
+    """
     tz = value.tzinfo
+    if tz is None:
+        return value + delta
     return (value.astimezone(timezone.utc) + delta).astimezone(tz)
 
 
 def datetime_ceil(value: datetime) -> datetime:
-    """Round up to the next whole second (unchanged if already whole)."""
+    """Round up to the next whole second (unchanged if already whole); naive or aware."""
     if value.microsecond:
         return utc_add(value, timedelta(seconds=1, microseconds=-value.microsecond))
     return value
@@ -182,14 +191,32 @@ def real_wall_time(value: datetime) -> datetime:
 
 
 def trigger_timezone(
-    timezone: str | tzinfo | None, start_date: object, end_date: object
+    timezone: str | tzinfo | None,
+    start_date: object,
+    end_date: object,
+    local: Callable[[], tzinfo] | None = None,
 ) -> tzinfo:
     """The zone a trigger works in: ``timezone`` if given, else the zone of an aware
-    ``start_date`` or ``end_date``, else the local zone (APScheduler 3's rule)."""
+    ``start_date`` or ``end_date``, else the local zone (APScheduler 3's rule).
+
+    ``local`` is the local-zone lookup to use (default :func:`local_timezone`); trigger
+    modules pass their own module-level ``get_localzone`` so that tests patching it
+    there (as APScheduler's do) take effect.
+    """
     if timezone:
         return as_timezone(timezone)  # type: ignore[return-value]
     if isinstance(start_date, datetime) and start_date.tzinfo:
         return as_timezone(start_date.tzinfo)  # type: ignore[return-value]
     if isinstance(end_date, datetime) and end_date.tzinfo:
         return as_timezone(end_date.tzinfo)  # type: ignore[return-value]
-    return local_timezone()
+    if local is None:
+        return local_timezone()
+    return usable_local_zone(local())
+
+
+def usable_local_zone(zone: tzinfo) -> tzinfo:
+    """A local zone as tzlocal (or a stand-in for it) returned it, made zoneinfo-usable:
+    a pytz zone becomes the zoneinfo zone of the same name; anything else is kept."""
+    if getattr(zone, "zone", None) and not isinstance(zone, ZoneInfo):
+        return as_timezone(zone)  # type: ignore[return-value]
+    return zone

@@ -1,19 +1,23 @@
 """The trigger contract: when does a job fire next?
 
-Triggers are small immutable value objects. The scheduler asks
-``get_next_fire_time(previous_fire_time, now)`` after adding a job and after each run;
-everything else here (equality, pickling, ``preview``) is derived from the state a
-subclass declares, so each trigger module only has to describe its own fields.
+The scheduler asks ``get_next_fire_time(previous_fire_time, now)`` after adding a job
+and after each run. nbsched's own triggers are small immutable value objects whose
+equality, pickling and ``preview`` are derived from the state they declare; a custom
+trigger written for APScheduler (a plain subclass implementing only
+``get_next_fire_time``) works unchanged and gets ``describe``/``preview`` for free.
 """
 
 from __future__ import annotations
 
+import copy
 import random
 from abc import ABC, abstractmethod
 from collections import deque
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from numbers import Real
 from typing import Any, ClassVar
+
+from nbsched.timezones import local_timezone, utc_add
 
 __all__ = ["BaseTrigger", "check_jitter"]
 
@@ -29,11 +33,23 @@ def check_jitter(jitter: Any) -> None:
 class BaseTrigger(ABC):
     """Abstract base class of every trigger.
 
-    Subclasses set their attributes in ``__init__`` through ``_set`` (or
-    ``object.__setattr__``), list them in ``_state_fields`` and implement
-    ``get_next_fire_time`` and ``describe``. After construction any assignment raises
-    ``AttributeError``: a trigger shared by several jobs or cached by a store can never
-    change under them.
+    Two kinds of subclass use it:
+
+    * **Custom triggers**, written as APScheduler documents them: subclass ``BaseTrigger``,
+      set attributes in ``__init__`` as usual and implement ``get_next_fire_time``. They
+      behave like plain Python objects (assignable attributes, identity equality, pickled
+      through the default ``__getstate__``/``__setstate__`` or their own) and inherit
+      ``describe``, ``preview``, ``fire_times_through`` and the notebook display.
+    * **nbsched's own triggers** (the classes in ``nbsched.triggers``) declare their state
+      in ``_state_fields``, set it through ``_set`` and get value equality, hashing and
+      versioned pickling from it. They are immutable: the job serializer caches a
+      trigger's pickle per object and shares one decoded trigger between the jobs stored
+      with the same bytes, so a trigger that changed in place would be stored stale or
+      change under another job. Build a new trigger instead of assigning to one.
+
+    A subclass of one of nbsched's triggers keeps its parent's value semantics and
+    pickling and may not reassign the parent's fields, but may add attributes of its own
+    (they are pickled with it).
     """
 
     __slots__ = ()
@@ -44,6 +60,21 @@ class BaseTrigger(ABC):
     _state_fields: ClassVar[tuple[str, ...]] = ()
     #: True for one-shot triggers: the scheduler finishes their job after any run.
     _fires_once: ClassVar[bool] = False
+    #: True for nbsched's own trigger classes: every assignment raises.
+    _frozen: ClassVar[bool] = False
+    #: Attribute names a subclass of one of nbsched's triggers may not reassign.
+    _locked: ClassVar[frozenset[str]] = frozenset()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._frozen = bool(cls._state_fields) and cls.__module__.startswith("nbsched.triggers")
+        locked: set[str] = set()
+        for klass in cls.__mro__:
+            if klass.__dict__.get("_frozen"):
+                locked.update(klass._state_fields)
+                slots = klass.__dict__.get("__slots__", ())
+                locked.update((slots,) if isinstance(slots, str) else slots)
+        cls._locked = frozenset(locked)
 
     # --- the contract -------------------------------------------------------------
     @abstractmethod
@@ -55,9 +86,16 @@ class BaseTrigger(ABC):
         ``None`` means the trigger will never fire again.
         """
 
-    @abstractmethod
     def describe(self) -> str:
-        """Say in plain English when this trigger fires."""
+        """Say in plain English when this trigger fires.
+
+        nbsched's triggers spell out their schedule; for a custom trigger this default
+        uses its ``str`` when the class defines one, else names the class.
+        """
+        cls = type(self)
+        if cls.__str__ is not object.__str__ or cls.__repr__ is not object.__repr__:
+            return str(self)
+        return f"when {cls.__qualname__} says"
 
     # --- helpers for subclasses -----------------------------------------------------
     def _set(self, name: str, value: Any) -> None:
@@ -67,15 +105,27 @@ class BaseTrigger(ABC):
     def _apply_jitter(
         next_fire_time: datetime | None, jitter: float | None, now: datetime
     ) -> datetime | None:
-        """Delay ``next_fire_time`` by a random 0..``jitter`` seconds (APScheduler 3 rule)."""
+        """Delay ``next_fire_time`` by a random 0..``jitter`` seconds (APScheduler 3 rule).
+
+        The delay is elapsed time: across a DST change the result keeps the right
+        ``fold`` and is never a nonexistent wall time (plain ``+`` would add wall-clock
+        time and forget ``fold``, which moved a fall-back-night fire time by an hour).
+        """
         if next_fire_time is None or not jitter:
             return next_fire_time
-        return next_fire_time + timedelta(seconds=random.uniform(0, jitter))
+        return utc_add(next_fire_time, timedelta(seconds=random.uniform(0, jitter)))
 
     def _without_jitter(self) -> BaseTrigger:
         """A copy of this trigger with jitter removed (used by ``preview``)."""
         if not getattr(self, "jitter", None):
             return self
+        if not self._state_fields:  # a custom trigger: a plain copy, then unset jitter
+            clone = copy.copy(self)
+            try:
+                clone.jitter = None  # type: ignore[attr-defined]
+            except AttributeError:
+                return self
+            return clone
         clone = object.__new__(type(self))
         state = self.__getstate__()
         state["jitter"] = None
@@ -121,8 +171,23 @@ class BaseTrigger(ABC):
 
         return trigger_rich(self)
 
+    def _first_at_or_after(self, now: datetime) -> datetime | None:
+        """The trigger's first fire time not before ``now`` (``preview``, ``AndTrigger``).
+
+        A trigger asked without a previous fire time may answer with a past time (a
+        date or calendar-interval trigger starting in the past: the scheduler treats
+        that as a misfire); this steps past those, at most ``_SKIP_LIMIT`` times.
+        Triggers that can jump straight there override it.
+        """
+        fire_time = self.get_next_fire_time(None, now)
+        for _ in range(_SKIP_LIMIT):
+            if fire_time is None or not _before(fire_time, now):
+                return fire_time
+            fire_time = self.get_next_fire_time(fire_time, now)
+        return None
+
     def preview(self, n: int = 5, now: datetime | None = None) -> list[datetime]:
-        """Return the next ``n`` fire times from ``now`` (default: the current time).
+        """Return the next ``n`` fire times at or after ``now`` (default: the current time).
 
         Jitter is left out so the preview is repeatable: it shows the times the trigger
         aims at, which the real runs may follow by up to ``jitter`` seconds.
@@ -130,34 +195,47 @@ class BaseTrigger(ABC):
         if n < 0:
             raise ValueError(f"n: {n!r}: must not be negative")
         if now is None:
-            now = datetime.now(getattr(self, "timezone", None))
+            now = datetime.now(getattr(self, "timezone", None) or local_timezone())
         trigger = self._without_jitter()
         times: list[datetime] = []
-        previous: datetime | None = None
-        while len(times) < n:
-            fire_time = trigger.get_next_fire_time(previous, now)
-            if fire_time is None:
-                break
+        fire_time = trigger._first_at_or_after(now) if n else None
+        while fire_time is not None:
             times.append(fire_time)
-            previous = fire_time
-            now = fire_time
+            if len(times) >= n:
+                break
+            fire_time = trigger.get_next_fire_time(fire_time, fire_time)
         return times
 
     def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable; build a new trigger instead")
+        if self._frozen or name in self._locked:
+            raise AttributeError(
+                f"{type(self).__name__} is immutable; build a new trigger instead"
+            )
+        object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable")
+        if self._frozen or name in self._locked:
+            raise AttributeError(f"{type(self).__name__} is immutable")
+        object.__delattr__(self, name)
 
     def _state_values(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in self._state_fields)
 
-    def __getstate__(self) -> dict[str, Any]:
+    def __getstate__(self) -> Any:
+        if not self._state_fields:
+            return _plain_getstate(self)
         state = {name: getattr(self, name) for name in self._state_fields}
         state["version"] = self._state_version
+        if not self._frozen:
+            extra = getattr(self, "__dict__", None)
+            if extra:  # a user subclass's own attributes
+                state["__dict__"] = dict(extra)
         return state
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
+    def __setstate__(self, state: Any) -> None:
+        if not self._state_fields:
+            _plain_setstate(self, state)
+            return
         state = dict(state)
         version = state.pop("version", 1)
         if version > self._state_version:
@@ -167,14 +245,54 @@ class BaseTrigger(ABC):
             )
         for name in self._state_fields:
             object.__setattr__(self, name, state[name])
+        for name, value in state.get("__dict__", {}).items():
+            object.__setattr__(self, name, value)
 
     def __eq__(self, other: object) -> bool:
+        if not self._state_fields:
+            return self is other  # a custom trigger: identity, as in APScheduler
         if type(other) is not type(self):
             return NotImplemented
         return self._state_values() == other._state_values()
 
     def __hash__(self) -> int:
+        if not self._state_fields:
+            return object.__hash__(self)
         return hash((type(self).__name__, *map(_hashable, self._state_values())))
+
+
+#: How many past fire times ``_first_at_or_after`` steps over before giving up.
+_SKIP_LIMIT = 100_000
+
+
+def _before(a: datetime, b: datetime) -> bool:
+    """``a < b`` by instant when both are aware (``<`` ignores ``fold`` within a zone)."""
+    if a.tzinfo is not None and b.tzinfo is not None:
+        return a.astimezone(timezone.utc) < b.astimezone(timezone.utc)
+    return a < b
+
+
+def _plain_getstate(obj: Any) -> Any:
+    """What ``object.__getstate__`` returns (Python 3.11+), for Python 3.10 too."""
+    state = getattr(obj, "__dict__", None)
+    state = dict(state) if state else None
+    slots = {}
+    for klass in type(obj).__mro__:
+        names = klass.__dict__.get("__slots__", ())
+        for name in (names,) if isinstance(names, str) else names:
+            if name not in ("__dict__", "__weakref__") and hasattr(obj, name):
+                slots[name] = getattr(obj, name)
+    return (state, slots) if slots else state
+
+
+def _plain_setstate(obj: Any, state: Any) -> None:
+    """What unpickling does for an object without ``__setstate__``."""
+    slots = None
+    if isinstance(state, tuple) and len(state) == 2:
+        state, slots = state
+    for mapping in (state, slots):
+        for name, value in (mapping or {}).items():
+            object.__setattr__(obj, name, value)
 
 
 def _hashable(value: Any) -> Any:

@@ -11,10 +11,12 @@ on the wall clock across DST changes. The rules, as in APScheduler 3.11:
   wall time does not exist (a spring-forward gap), the date is skipped; if it happens
   twice (fall back), the first occurrence is used.
 
-One deliberate difference: asked without a previous fire time (a new or resumed job),
-APScheduler returns ``start_date`` even when it lies in the past; this trigger returns
-the first date of the schedule (counted from ``start_date``) that is not before
-``now``, as APScheduler's own documentation promises. docs/triggers.md lists the rest.
+* Asked without a previous fire time (a new job), the answer is ``start_date`` at the
+  time of day (or the first date after it whose time exists), even when that is in the
+  past -- APScheduler's behaviour; the scheduler's misfire policy handles lateness.
+
+docs/triggers.md lists the few deliberate differences (stricter argument checks, and
+jitter that pushes a run past midnight does not skip the next day).
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from datetime import MAXYEAR, date, datetime, time, timedelta, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from nbsched.timezones import as_timezone, local_timezone, timezone_name
+from tzlocal import get_localzone
+
+from nbsched.timezones import as_timezone, timezone_name, usable_local_zone
 from nbsched.triggers.base import BaseTrigger, check_jitter
 
 __all__ = ["CalendarIntervalTrigger"]
@@ -43,6 +47,23 @@ class CalendarIntervalTrigger(BaseTrigger):
     in APScheduler.
     """
 
+    __slots__ = (
+        "_day_step",
+        "_month_step",
+        "_time",
+        "_wall",
+        "days",
+        "end_date",
+        "hour",
+        "jitter",
+        "minute",
+        "months",
+        "second",
+        "start_date",
+        "timezone",
+        "weeks",
+        "years",
+    )
     _state_version = 1
     _state_fields = (
         "timezone",
@@ -73,7 +94,7 @@ class CalendarIntervalTrigger(BaseTrigger):
         timezone: str | tzinfo | None = None,
         jitter: float | None = None,
     ) -> None:
-        tz = as_timezone(timezone) if timezone else local_timezone()
+        tz = as_timezone(timezone) if timezone else usable_local_zone(get_localzone())
         counts = {"years": years, "months": months, "weeks": weeks, "days": days}
         for name, value in counts.items():
             _check_int(name, value)
@@ -92,7 +113,9 @@ class CalendarIntervalTrigger(BaseTrigger):
         start = _as_date(start_date, tz, "start_date") or datetime.now(tz).date()
         end = _as_date(end_date, tz, "end_date")
         if end is not None and end < start:
-            raise ValueError(f"end_date: '{end}': earlier than start_date '{start}'")
+            raise ValueError(
+                f"end_date: '{end}': end_date cannot be earlier than start_date '{start}'"
+            )
 
         self._set("timezone", tz)
         for name, value in {**counts, **clock}.items():
@@ -116,6 +139,10 @@ class CalendarIntervalTrigger(BaseTrigger):
     def get_next_fire_time(
         self, previous_fire_time: datetime | None, now: datetime
     ) -> datetime | None:
+        # As APScheduler 3.11: without a previous fire time the schedule starts at
+        # start_date, even when that is long past (the scheduler's misfire and coalesce
+        # policy decides what a late first run means); with one, it continues from the
+        # previous fire time's date. ``now`` only feeds the jitter.
         try:
             if previous_fire_time is not None:
                 previous = previous_fire_time.astimezone(self.timezone)
@@ -126,16 +153,14 @@ class CalendarIntervalTrigger(BaseTrigger):
                     base -= timedelta(days=1)
                 candidate = self._advance(base)
             else:
-                candidate = self._near(now.astimezone(self.timezone).date())
+                candidate = self.start_date
             while candidate is not None:
                 if self.end_date is not None and candidate > self.end_date:
                     return None
                 fire_time = self._fire_time_on(candidate)
-                if fire_time is not None and (
-                    previous_fire_time is not None or _instant(fire_time) >= _instant(now)
-                ):
+                if fire_time is not None:
                     return self._apply_jitter(fire_time, self.jitter, now)
-                candidate = self._advance(candidate)
+                candidate = self._advance(candidate)  # the time does not exist that day
         except OverflowError:
             pass  # ran past year 9999
         return None
@@ -156,6 +181,25 @@ class CalendarIntervalTrigger(BaseTrigger):
                 except ValueError:
                     continue  # that month has no such day: add the months again
         return day + self._day_step
+
+    def _first_at_or_after(self, now: datetime) -> datetime | None:
+        """The first fire time (without jitter) not before ``now``, found without walking
+        every step from a long-past ``start_date``. ``preview`` and ``AndTrigger`` use it;
+        the scheduler's first call gets ``start_date`` instead (see above)."""
+        target = now.astimezone(self.timezone)
+        instant = now.astimezone(timezone.utc)
+        try:
+            candidate = self._near(target.date())
+            while candidate is not None:
+                if self.end_date is not None and candidate > self.end_date:
+                    return None
+                fire_time = self._fire_time_on(candidate)
+                if fire_time is not None and fire_time.astimezone(timezone.utc) >= instant:
+                    return fire_time
+                candidate = self._advance(candidate)
+        except OverflowError:
+            pass
+        return None
 
     def _near(self, target: date) -> date | None:
         """A date of the schedule on or before ``target`` (or ``start_date``), found
@@ -246,12 +290,6 @@ class CalendarIntervalTrigger(BaseTrigger):
         return f"{type(self).__name__}({', '.join(fields)})"
 
     __str__ = __repr__  # APScheduler prints this trigger the same both ways
-
-
-def _instant(value: datetime) -> datetime:
-    # Compare in UTC: Python compares two datetimes sharing a tzinfo by wall reading,
-    # ignoring ``fold``, which gets the repeated hour of a DST change wrong.
-    return value.astimezone(timezone.utc)
 
 
 def _check_int(name: str, value: Any) -> None:

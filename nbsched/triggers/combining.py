@@ -1,8 +1,9 @@
 """Triggers made of other triggers: fire when all agree (AND) or when any fires (OR).
 
 Drop-ins for ``apscheduler.triggers.combining.AndTrigger``/``OrTrigger``. OrTrigger
-behaves exactly as APScheduler's. AndTrigger returns the same answers wherever
-APScheduler's returns at all, but never hangs: APScheduler re-asks each member with the
+behaves as APScheduler's, except that it keeps a later ``DateTrigger`` member pending
+(see ``OrTrigger``). AndTrigger returns the same answers wherever APScheduler's
+returns at all, but never hangs: APScheduler re-asks each member with the
 same previous fire time and a later ``now``, which many members ignore, so two members
 that disagree once loop forever. Here a member that is behind is asked for its first
 fire time at or after the candidate time instead, and the search is bounded
@@ -20,6 +21,7 @@ from typing import Any
 
 from nbsched.timezones import local_timezone
 from nbsched.triggers.base import BaseTrigger, check_jitter
+from nbsched.triggers.date import DateTrigger
 
 __all__ = ["MAX_SEARCH_STEPS", "AndTrigger", "BaseCombiningTrigger", "OrTrigger"]
 
@@ -34,6 +36,7 @@ _UTC = timezone.utc
 class BaseCombiningTrigger(BaseTrigger):
     """Common part of AND/OR: a non-empty sequence of member triggers plus jitter."""
 
+    __slots__ = ("_plain_members", "jitter", "triggers")
     _state_version = 1
     _state_fields = ("triggers", "jitter")
 
@@ -93,6 +96,8 @@ class AndTrigger(BaseCombiningTrigger):
     calendar interval, date); an interval member works but may make agreement rare.
     """
 
+    __slots__ = ()
+
     def get_next_fire_time(
         self, previous_fire_time: datetime | None, now: datetime
     ) -> datetime | None:
@@ -129,17 +134,39 @@ class OrTrigger(BaseCombiningTrigger):
     """Fire whenever any member fires: the earliest of their next fire times.
 
     Finished when every member is finished. As in APScheduler, each member is asked
-    with the OR trigger's previous fire time, whichever member produced it.
+    with the OR trigger's previous fire time, whichever member produced it -- with one
+    deliberate exception: a ``DateTrigger`` member whose ``run_date`` is still ahead of
+    that previous fire time stays pending (APScheduler drops it as soon as any other
+    member has fired, so ``OrTrigger([DateTrigger(later), cron])`` never runs the date).
+    Ties and fall-back nights are compared by instant, not wall reading.
     """
+
+    __slots__ = ()
 
     def get_next_fire_time(
         self, previous_fire_time: datetime | None, now: datetime
     ) -> datetime | None:
-        times = [member.get_next_fire_time(previous_fire_time, now) for member in self.triggers]
+        earliest = earliest_instant = None
+        for member in self.triggers:
+            if isinstance(member, DateTrigger):
+                fire_time = member._pending_after(previous_fire_time)
+            else:
+                fire_time = member.get_next_fire_time(previous_fire_time, now)
+            if fire_time is None:
+                continue
+            instant = fire_time.astimezone(_UTC) if fire_time.tzinfo else fire_time
+            if earliest_instant is None or instant < earliest_instant:
+                earliest, earliest_instant = fire_time, instant
+        return self._apply_jitter(earliest, self.jitter, now)
+
+    def _first_at_or_after(self, now: datetime) -> datetime | None:
+        """The earliest of the members' first fire times not before ``now``."""
+        times = []
+        for member in self._plain_members:
+            first = getattr(member, "_first_at_or_after", None)
+            times.append(first(now) if first is not None else _first_foreign(member, now))
         pending = [t for t in times if t is not None]
-        if not pending:
-            return None
-        return self._apply_jitter(min(pending), self.jitter, now)
+        return min(pending, key=lambda t: t.astimezone(_UTC)) if pending else None
 
     def describe(self) -> str:
         return self._describe_members("any")
@@ -158,18 +185,29 @@ def _catch_up(
 ) -> tuple[datetime | None, int]:
     """The member's first fire time at or after ``target``, and the budget left.
 
-    Asked without a previous fire time, a trigger answers from ``now`` (jumping
-    straight to ``target``); one that answers with an earlier time anyway (a date
-    trigger, a foreign trigger) is stepped forward from its own fire times instead.
+    nbsched's triggers answer that directly (``_first_at_or_after``); a foreign trigger
+    is asked without a previous fire time and, if it answers with an earlier time, is
+    stepped forward from its own fire times.
     """
     budget -= 1
-    found = member.get_next_fire_time(None, target)
+    first = getattr(member, "_first_at_or_after", None)  # ours: jumps there directly
+    found = first(target) if first is not None else member.get_next_fire_time(None, target)
     if found is not None and found.astimezone(_UTC) < target:
         found = fire_time if fire_time.astimezone(_UTC) > found.astimezone(_UTC) else found
         while found is not None and found.astimezone(_UTC) < target and budget > 0:
             budget -= 1
             found = member.get_next_fire_time(found, target)
     return found, budget
+
+
+def _first_foreign(member: Any, now: datetime) -> datetime | None:
+    """A foreign trigger's first fire time not before ``now`` (a bounded walk)."""
+    fire_time = member.get_next_fire_time(None, now)
+    for _ in range(MAX_SEARCH_STEPS):
+        if fire_time is None or fire_time.astimezone(_UTC) >= now.astimezone(_UTC):
+            return fire_time
+        fire_time = member.get_next_fire_time(fire_time, now)
+    return None
 
 
 def _describe(member: Any) -> str:

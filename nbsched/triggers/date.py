@@ -1,10 +1,13 @@
 """The date trigger: fire once, at one moment.
 
-Drop-in for ``apscheduler.triggers.date.DateTrigger``. The only behavioural difference
-(see docs/triggers.md) is that a naive ``run_date`` falling into a DST gap is moved to
-the real instant it denotes, so listings never show a wall time that does not exist,
-and that the trigger still fires when asked after an *earlier* previous fire time,
-which keeps it alive inside an ``OrTrigger``.
+Drop-in for ``apscheduler.triggers.date.DateTrigger``: it fires at ``run_date`` when
+asked without a previous fire time and never again once there is one. The only
+behavioural difference (see docs/triggers.md) is that a naive ``run_date`` falling into
+a DST gap is moved to the real instant it denotes, so listings never show a wall time
+that does not exist (the instant is the same as APScheduler's).
+
+The current time (default ``run_date``) is read through this module's ``datetime`` and
+the local zone through its ``get_localzone``, the names APScheduler's tests patch.
 """
 
 from __future__ import annotations
@@ -12,13 +15,15 @@ from __future__ import annotations
 from datetime import date, datetime, tzinfo
 from datetime import timezone as dt_timezone
 
+from tzlocal import get_localzone
+
 from nbsched.timezones import (
     as_timezone,
     datetime_repr,
-    local_timezone,
     real_wall_time,
     timezone_name,
     to_datetime,
+    usable_local_zone,
 )
 from nbsched.triggers.base import BaseTrigger
 
@@ -38,8 +43,7 @@ class DateTrigger(BaseTrigger):
     _state_version = 1
     _state_fields = ("run_date",)
     #: A job on this trigger is finished by any run, even one moved earlier than
-    #: ``run_date`` (APScheduler's rule, applied by the scheduler core); see
-    #: ``get_next_fire_time`` for why the trigger itself is more lenient.
+    #: ``run_date`` (APScheduler's rule, applied by the scheduler core).
     _fires_once = True
 
     def __init__(
@@ -47,7 +51,7 @@ class DateTrigger(BaseTrigger):
         run_date: datetime | date | str | None = None,
         timezone: tzinfo | str | None = None,
     ) -> None:
-        tz = as_timezone(timezone) or local_timezone()
+        tz = as_timezone(timezone) or usable_local_zone(get_localzone())
         if run_date is None:
             value = datetime.now(tz)
         else:
@@ -64,11 +68,16 @@ class DateTrigger(BaseTrigger):
     def get_next_fire_time(
         self, previous_fire_time: datetime | None, now: datetime
     ) -> datetime | None:
-        # APScheduler fires only when there is no previous fire time. Also firing when
-        # the previous one is earlier than run_date keeps the trigger from being dropped
-        # by an OrTrigger whose other member fired first. A lone date job moved to an
-        # earlier time would then run twice, so the scheduler core ends such a job after
-        # any run (``_fires_once``), exactly as APScheduler does.
+        # As APScheduler: run_date when there is no previous fire time (even when it is
+        # past: the scheduler's misfire policy decides), else never again.
+        return self.run_date if previous_fire_time is None else None
+
+    def _pending_after(self, previous_fire_time: datetime | None) -> datetime | None:
+        """``run_date`` unless ``previous_fire_time`` is at or after it.
+
+        ``OrTrigger`` asks this instead of ``get_next_fire_time``: the OR's previous
+        fire time may come from another member, and that must not finish this one.
+        """
         if previous_fire_time is None or _utc(previous_fire_time) < _utc(self.run_date):
             return self.run_date
         return None

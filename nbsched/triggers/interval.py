@@ -6,7 +6,11 @@ in elapsed (UTC) time, so "every 24 hours" moves by an hour on the wall clock ac
 DST change -- use the calendar-interval or cron trigger for wall-clock schedules.
 
 All arithmetic is done on integer microseconds rather than float timestamps, which
-makes the grid exact and lets ``fire_times_through`` count a backlog in O(1).
+makes the grid exact and lets ``fire_times_through`` count a backlog in O(1). Jitter is
+elapsed time too, so a jittered fire time on a fall-back night keeps its ``fold``.
+
+The current time (default ``start_date``) is read through this module's ``datetime`` and
+the local zone through its ``get_localzone``, the names APScheduler's tests patch.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from numbers import Real
 from typing import Any
+
+from tzlocal import get_localzone
 
 from nbsched.timezones import (
     datetime_repr,
@@ -127,7 +133,7 @@ class IntervalTrigger(BaseTrigger):
         if jitter is not None:
             check_jitter(jitter)
 
-        tz = trigger_timezone(timezone, start_date, end_date)
+        tz = trigger_timezone(timezone, start_date, end_date, get_localzone)
         if start_date is None:
             start = datetime.now(tz) + interval
         else:

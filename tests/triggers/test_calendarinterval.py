@@ -57,7 +57,7 @@ def test_defaults():
         (
             {"days": 1, "start_date": "2026-02-01", "end_date": "2026-01-01"},
             ValueError,
-            "end_date: '2026-01-01': earlier than start_date '2026-02-01'",
+            "end_date: '2026-01-01': end_date cannot be earlier than start_date '2026-02-01'",
         ),
         ({"days": 1, "timezone": "Nowhere/Land"}, ValueError, "timezone: 'Nowhere/Land'"),
         ({"days": 1, "jitter": "x"}, ValueError, "jitter: 'x'"),
@@ -108,27 +108,42 @@ def test_months_then_days():
     ]
 
 
-def test_first_fire_time_is_not_before_now():
-    # APScheduler returns start_date even when it is long past (documented difference).
+def test_first_fire_time_is_start_date_even_when_past_as_in_apscheduler():
     trigger = CalendarIntervalTrigger(days=3, hour=9, start_date="2026-01-01", timezone="UTC")
     now = datetime(2026, 6, 1, 12, tzinfo=UTC)
-    assert trigger.get_next_fire_time(None, now) == datetime(2026, 6, 3, 9, tzinfo=UTC)
-    at_a_fire_time = datetime(2026, 6, 3, 9, tzinfo=UTC)
-    assert trigger.get_next_fire_time(None, at_a_fire_time) == at_a_fire_time
+    assert trigger.get_next_fire_time(None, now) == datetime(2026, 1, 1, 9, tzinfo=UTC)
     theirs = aps_calendar.CalendarIntervalTrigger(
         days=3, hour=9, start_date="2026-01-01", timezone="UTC"
     )
     assert theirs.get_next_fire_time(None, now) == datetime(2026, 1, 1, 9, tzinfo=UTC)
+    # A one-day window in the past still has its one fire time.
+    window = CalendarIntervalTrigger(
+        days=1, hour=1, start_date="2016-03-31", end_date="2016-03-31", timezone="UTC"
+    )
+    first = window.get_next_fire_time(None, now)
+    assert first == datetime(2016, 3, 31, 1, tzinfo=UTC)
+    assert window.get_next_fire_time(first, now) is None
 
 
-def test_first_fire_time_far_from_start_is_quick():
+def test_preview_shows_the_fire_times_not_before_now():
+    trigger = CalendarIntervalTrigger(days=3, hour=9, start_date="2026-01-01", timezone="UTC")
+    now = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    assert trigger.preview(2, now) == [
+        datetime(2026, 6, 3, 9, tzinfo=UTC),
+        datetime(2026, 6, 6, 9, tzinfo=UTC),
+    ]
+    at_a_fire_time = datetime(2026, 6, 3, 9, tzinfo=UTC)
+    assert trigger.preview(1, at_a_fire_time) == [at_a_fire_time]
+
+
+def test_preview_far_from_start_is_quick():
     trigger = CalendarIntervalTrigger(months=1, days=1, start_date="1970-01-31", timezone="UTC")
-    fire_time = trigger.get_next_fire_time(None, datetime(2026, 1, 1, tzinfo=UTC))
+    [fire_time] = trigger.preview(1, datetime(2026, 1, 1, tzinfo=UTC))
     assert fire_time >= datetime(2026, 1, 1, tzinfo=UTC)
     every_day = CalendarIntervalTrigger(days=1, hour=5, start_date="1900-01-01", timezone="UTC")
-    assert every_day.get_next_fire_time(None, datetime(9000, 1, 1, 6, tzinfo=UTC)) == datetime(
-        9000, 1, 2, 5, tzinfo=UTC
-    )
+    assert every_day.preview(1, datetime(9000, 1, 1, 6, tzinfo=UTC)) == [
+        datetime(9000, 1, 2, 5, tzinfo=UTC)
+    ]
 
 
 def test_previous_fire_time_wins_over_now():
@@ -145,7 +160,7 @@ def test_end_date_is_inclusive_and_year_9999_ends_the_schedule():
     assert [t.day for t in chain(trigger, 10)] == [1, 2, 3]
     last = CalendarIntervalTrigger(years=1, start_date="9999-06-01", timezone="UTC")
     assert chain(last, 3) == [datetime(9999, 6, 1, tzinfo=UTC)]
-    assert last.get_next_fire_time(None, datetime(9999, 7, 1, tzinfo=UTC)) is None
+    assert last.preview(1, datetime(9999, 7, 1, tzinfo=UTC)) == []
 
 
 def test_jitter_delays_within_bounds_and_keeps_the_dates():
@@ -217,17 +232,6 @@ def _same(a: datetime | None, b: datetime | None) -> bool:
     return a.timestamp() == b.timestamp() and a.timetuple()[:6] == b.timetuple()[:6]
 
 
-def _aps_first_at_or_after(trigger, now: datetime) -> datetime | None:
-    """What APScheduler's docstring promises for a first call: walk its own chain."""
-    previous = None
-    for _ in range(5000):
-        fire_time = trigger.get_next_fire_time(previous, now)
-        if fire_time is None or fire_time >= now:
-            return fire_time
-        previous = fire_time
-    raise AssertionError("APScheduler chain too long")
-
-
 @seed(424242)
 @settings(
     max_examples=600, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
@@ -267,7 +271,7 @@ def test_matches_apscheduler(counts, clock, zone, start, end_days, now_days, now
     now = datetime.combine(start, datetime.min.time(), tzinfo=tz) + timedelta(
         days=now_days, seconds=now_seconds
     )
-    expected = _aps_first_at_or_after(theirs, now)
+    expected = theirs.get_next_fire_time(None, now)
     actual = ours.get_next_fire_time(None, now)
     assert _same(actual, expected), (kwargs, now, actual, expected)
     previous = actual

@@ -93,13 +93,26 @@ def test_ambiguous_wall_time_is_the_first_occurrence():
     assert str(trigger) == "date[2026-10-25 02:30:00 CEST]"
 
 
+def test_a_previous_fire_time_finishes_it_as_in_apscheduler():
+    trigger, theirs = DateTrigger(RUN), aps_date.DateTrigger(RUN)
+    earlier = RUN - timedelta(hours=1)
+    assert trigger.get_next_fire_time(earlier, earlier) is None
+    assert theirs.get_next_fire_time(earlier, earlier) is None
+
+
 def test_or_trigger_keeps_a_later_date_member():
     # A previous fire time before run_date (from another OR member) does not finish
-    # the date trigger, unlike APScheduler (documented difference).
-    trigger = DateTrigger(RUN)
-    assert trigger.get_next_fire_time(RUN - timedelta(hours=1), RUN - timedelta(hours=1)) == RUN
-    theirs = aps_date.DateTrigger(RUN)
-    assert theirs.get_next_fire_time(RUN - timedelta(hours=1), RUN) is None
+    # the date member inside an OrTrigger, unlike APScheduler (documented difference).
+    from nbsched.triggers.combining import OrTrigger
+    from nbsched.triggers.interval import IntervalTrigger
+
+    hourly = IntervalTrigger(hours=1, start_date=RUN - timedelta(minutes=150))
+    trigger = OrTrigger([DateTrigger(RUN + timedelta(minutes=5)), hourly])
+    now = RUN - timedelta(hours=3)
+    assert [t - RUN for t in trigger.preview(4, now)] == [
+        timedelta(minutes=-150), timedelta(minutes=-90), timedelta(minutes=-30),
+        timedelta(minutes=5),
+    ]  # fmt: skip
 
 
 def test_display():

@@ -192,9 +192,13 @@ def test_calendar_interval_first_fire_time_from_inside_a_repeated_hour():
     trigger = CalendarIntervalTrigger(days=1, hour=2, minute=30, start_date="2026-10-20",
                                       timezone="Europe/Berlin")  # fmt: skip
     # Now is the second 02:15 (CET): today's 02:30 already fired at its first occurrence,
-    # which is in the past, so the next is tomorrow's.
+    # which is in the past, so the next upcoming one is tomorrow's. (A new job's first
+    # call answers start_date, as in APScheduler; preview shows what is upcoming.)
     now = datetime(2026, 10, 25, 2, 15, fold=1, tzinfo=BERLIN)
-    assert trigger.get_next_fire_time(None, now).isoformat() == "2026-10-26T02:30:00+01:00"
+    [upcoming] = trigger.preview(1, now)
+    assert upcoming.isoformat() == "2026-10-26T02:30:00+01:00"
+    previous = datetime(2026, 10, 25, 2, 30, tzinfo=BERLIN)
+    assert trigger.get_next_fire_time(previous, now).isoformat() == "2026-10-26T02:30:00+01:00"
 
 
 class _MidnightGapZone(tzinfo):
