@@ -6,9 +6,11 @@ variant. The search works on integers: each field is a sorted tuple of allowed v
 the next value comes from ``bisect``, and a field that runs out carries into the next
 larger unit in one step, so finding the next time costs a handful of bisects instead of
 a walk through every candidate datetime. Only the final answer becomes an aware
-datetime, and that is where DST is handled: a wall time that does not exist (spring
-forward) is skipped, one that happens twice (fall back) fires once, at its first
-occurrence. docs/cron.md spells out every rule and where it differs from APScheduler.
+datetime. DST: when no UTC offset change lies between the start of the search and its
+answer (every day in between keeps one offset) the wall-clock answer is exact under
+every rule; otherwise the search is redone by the rule of the trigger's form (see
+``walks``): the keyword form exactly as APScheduler 3.11, the crontab form exactly as
+Debian/Vixie cron (cronsim 2.8). docs/cron.md spells out every rule.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from calendar import monthrange
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
-from nbsched.timezones import datetime_repr, to_datetime, trigger_timezone
+from tzlocal import get_localzone
+
+from nbsched.timezones import as_timezone, datetime_repr, to_datetime, trigger_timezone
 from nbsched.triggers.base import BaseTrigger, check_jitter
 from nbsched.triggers.cron.crontab import parse_crontab
 from nbsched.triggers.cron.description import describe_trigger
@@ -29,8 +33,10 @@ from nbsched.triggers.cron.fields import (
     BaseField,
     make_field,
 )
+from nbsched.triggers.cron.offsets import unclean_days
+from nbsched.triggers.cron.walks import crontab_walk, keyword_walk
 
-__all__ = ["CronTrigger"]
+__all__ = ["CronTrigger", "get_localzone"]
 
 logger = logging.getLogger("nbsched.triggers.cron")
 
@@ -38,6 +44,9 @@ _UTC = timezone.utc
 _ONE_MICROSECOND = timedelta(microseconds=1)
 _ONE_SECOND = timedelta(seconds=1)
 _DAY_CACHE_LIMIT = 4096
+# Longer searches (a schedule that fires less than once a century) are redone by the
+# exact rule instead of checked year by year.
+_SPAN_DAYS_LIMIT = 100 * 366
 
 
 class CronTrigger(BaseTrigger):
@@ -57,7 +66,15 @@ class CronTrigger(BaseTrigger):
 
     FIELD_NAMES = FIELD_NAMES
     _state_version = 1
-    _state_fields = ("timezone", "start_date", "end_date", "fields", "jitter", "day_or")
+    _state_fields = (
+        "timezone",
+        "start_date",
+        "end_date",
+        "fields",
+        "jitter",
+        "day_or",
+        "crontab_mode",
+    )
 
     def __init__(
         self,
@@ -94,8 +111,14 @@ class CronTrigger(BaseTrigger):
         timezone: Any,
         jitter: Any,
         day_or: bool,
+        crontab_mode: str | None = None,
     ) -> None:
-        tz = trigger_timezone(timezone, start_date, end_date)
+        if timezone or _aware(start_date) or _aware(end_date):
+            tz = trigger_timezone(timezone, start_date, end_date)
+        else:
+            # Looked up through this module's ``get_localzone`` (as APScheduler does), so
+            # code that patches ``nbsched.triggers.cron.get_localzone`` is obeyed.
+            tz = as_timezone(get_localzone())
         start = to_datetime(start_date, tz, "start_date")
         end = to_datetime(end_date, tz, "end_date")
         check_jitter(jitter)
@@ -120,6 +143,10 @@ class CronTrigger(BaseTrigger):
         self._set("jitter", jitter)
         self._set("fields", fields)
         self._set("day_or", day_or)
+        #: None for the keyword form (APScheduler's DST rule); for ``from_crontab``,
+        #: "fixed" (minute and hour fixed) or "elapsed" (either starts with ``*``),
+        #: Debian cron's two DST behaviours.
+        self._set("crontab_mode", crontab_mode)
         self._compile()
 
     @classmethod
@@ -140,10 +167,16 @@ class CronTrigger(BaseTrigger):
         ``@monthly``, ``@weekly``, ``@daily``, ``@midnight`` and ``@hourly`` work too.
         ``start_date``, ``end_date`` and ``jitter`` (keyword-only, an nbsched addition) mean
         what they mean in the keyword form.
+
+        DST follows Debian/Vixie cron (as cronsim computes it), not APScheduler: a line
+        with a fixed minute and hour runs at its wall-clock times, a time inside a
+        spring-forward gap at the end of the gap, a repeated time once; a line whose
+        minute or hour starts with ``*`` advances as elapsed time, so ``0 * * * *``
+        runs every elapsed hour through both changes.
         """
-        given, day_or = parse_crontab(expr)
+        given, day_or, mode = parse_crontab(expr)
         trigger = cls.__new__(cls)
-        trigger._init(given, start_date, end_date, timezone, jitter, day_or=day_or)
+        trigger._init(given, start_date, end_date, timezone, jitter, day_or, mode)
         return trigger
 
     # --- compilation -------------------------------------------------------------
@@ -162,19 +195,43 @@ class CronTrigger(BaseTrigger):
         self._set("_next_hour", _next_table(by_name["hour"].values, 24))
         self._set("_next_minute", _next_table(by_name["minute"].values, 60))
         self._set("_next_second", _next_table(by_name["second"].values, 60))
+        self._set("_minute_values", by_name["minute"].values)
         day, week, weekday = by_name["day"], by_name["week"], by_name["day_of_week"]
         self._set("_day_field", day)
         self._set("_weeks", None if week.is_wildcard else frozenset(week.values))
         self._set("_weekdays", None if weekday.is_wildcard else frozenset(weekday.values))
+        self._set("_next_week", _next_table(week.values, 54))
+        self._set("_next_weekday", _next_table(weekday.values, 7))
         self._set("_day_tables", {})
-        self._set("_clean_days", {})
+        self._set("_dom_tables", {})
         self._set("_fixed_offset", _is_fixed_offset(self.timezone))
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         state = dict(state)
         state.setdefault("day_or", False)
+        state.setdefault("crontab_mode", None)
         super().__setstate__(state)
         self._compile()
+
+    def _dom_table(self, year: int, month: int) -> list[int]:
+        """Next-allowed-day table of the day field alone (APScheduler checks the week
+        and weekday fields separately), cached (bounded) per (year, month)."""
+        key = year * 13 + month
+        table = self._dom_tables.get(key)
+        if table is None:
+            length = monthrange(year, month)[1]
+            field = self._day_field
+            dom = {d for d in field.values if d <= length}
+            for expr in field.dynamic:
+                dom.update(expr.days_in(year, month))
+            table = _next_table(tuple(sorted(dom)), 32)
+            if len(self._dom_tables) >= _DAY_CACHE_LIMIT:
+                self._dom_tables.clear()
+            self._dom_tables[key] = table
+        return table
+
+    def _day_table_for(self, year: int, month: int) -> list[int]:
+        return self._day_tables.get(year * 13 + month) or self._day_table(year, month)
 
     def _days(self, year: int, month: int) -> tuple[int, ...]:
         """Sorted days of ``year-month`` that satisfy day, week and day_of_week."""
@@ -206,35 +263,25 @@ class CronTrigger(BaseTrigger):
         tables[year * 13 + month] = table
         return table
 
-    def _is_clean_day(self, y: int, mo: int, d: int) -> bool:
-        """True when the zone's UTC offset is the same all through this local day.
+    def _plain_day(self, ordinal: int) -> bool:
+        """True when local day ``ordinal`` keeps one UTC offset (and so, at the same
+        offset as its neighbours, needs no DST rule at all)."""
+        days = unclean_days(self.timezone, date.fromordinal(ordinal).year)
+        return not days or ordinal not in days
 
-        On such a day every wall time exists exactly once, so the DST checks can be
-        skipped. (Checked at the day's two midnights: tzdata has no zone that changes
-        its offset twice within one local day and back.)
-        """
-        if self._fixed_offset:
-            return True
-        key = (y * 13 + mo) * 32 + d
-        clean = self._clean_days.get(key)
-        if clean is None:
-            tz = self.timezone
-            start = datetime(y, mo, d, tzinfo=tz)
-            try:
-                end = datetime.combine(start.date() + timedelta(days=1), start.timetz())
-            except OverflowError:
-                end = start
-            offset = tz.utcoffset(start)
-            clean = (
-                offset
-                == tz.utcoffset(start.replace(fold=1))
-                == tz.utcoffset(end)
-                == tz.utcoffset(end.replace(fold=1))
-            )
-            if len(self._clean_days) >= _DAY_CACHE_LIMIT:
-                self._clean_days.clear()
-            self._clean_days[key] = clean
-        return clean
+    def _plain_span(self, first: int, last: int) -> bool:
+        """True when no UTC offset change lies within local days ``first``..``last``
+        (ordinals), so the wall-clock answer is exact under every DST rule."""
+        if last - first > _SPAN_DAYS_LIMIT:
+            return False
+        tz = self.timezone
+        for year in range(date.fromordinal(first).year, date.fromordinal(last).year + 1):
+            days = unclean_days(tz, year)
+            if days:
+                index = bisect_left(days, first)
+                if index < len(days) and days[index] <= last:
+                    return False
+        return True
 
     def _next_wall(
         self, y: int, mo: int, d: int, h: int, mi: int, s: int
@@ -294,37 +341,65 @@ class CronTrigger(BaseTrigger):
     ) -> datetime | None:
         tz = self.timezone
         prev = previous_fire_time
+        mode = self.crontab_mode
+        start: datetime | None = None
         if (
             prev is not None
             and prev.tzinfo is tz
             and not prev.microsecond
             and not prev.fold
             and (now is prev or (now.tzinfo is tz and not now.fold and now >= prev))
-            and self._is_clean_day(prev.year, prev.month, prev.day)
+            and (self._fixed_offset or self._plain_day(prev.toordinal()))
         ):
             # Fast path for the common call: a whole-second previous fire time in our
-            # zone on a day without an offset change, and a clock at or after it. The
-            # search then starts one wall-clock second later (the search carries any
-            # overflow), with no datetime arithmetic at all.
-            wall = (prev.year, prev.month, prev.day, prev.hour, prev.minute, prev.second + 1)
+            # zone on a day without an offset change, and a clock at or after it. Every
+            # rule then starts one second later (the search carries any overflow), with
+            # no datetime arithmetic at all.
+            first_day = (prev.year, prev.month, prev.day)
+            wall = (*first_day, prev.hour, prev.minute, prev.second + 1)
         else:
-            wall = self._start_wall(prev, now)
-            if wall is None:
+            start = self._search_start(prev, now)
+            if start is None:
                 return None
+            first_day = (start.year, start.month, start.day)
+            if mode == "fixed":
+                wall = self._crontab_start_wall(start)
+            elif self._fixed_offset or self._plain_day(start.toordinal()):
+                wall = (*first_day, start.hour, start.minute, start.second)
+            else:
+                return self._finish(self._walk(start), now)
 
-        while True:
-            found = self._next_wall(*wall)
-            if found is None:
-                return None
-            y, mo, d, h, mi, s = found
-            fire_time = datetime(y, mo, d, h, mi, s, tzinfo=tz)
-            if self._is_clean_day(y, mo, d) or tz.utcoffset(fire_time) >= tz.utcoffset(
-                fire_time.replace(fold=1)
-            ):
-                break  # exists (once, or this is the first of its two occurrences)
-            # A wall time inside a DST gap does not exist: skip past the gap.
-            wall = self._wall_after(fire_time, lambda dt: not _is_missing(dt))
+        found = self._next_wall(*wall)
+        if found is None:
+            return None
+        fire_time = datetime(*found, tzinfo=tz)
+        if self._fixed_offset or (found[:3] == first_day and (start is None or mode != "fixed")):
+            pass  # on the start's day, which is known to keep one offset: exact
+        elif mode == "fixed":
+            # Debian cron: a wall time inside a gap runs when the gap ends; a repeated
+            # one once, at its first occurrence (fold=0, as built).
+            if not self._plain_day(fire_time.toordinal()) and _is_missing(fire_time):
+                fire_time = datetime(*self._wall_after(fire_time, _exists), tzinfo=tz)
+        elif not self._plain_span(date(*first_day).toordinal(), fire_time.toordinal()):
+            if start is None:
+                start = self._search_start(prev, now)
+                if start is None:
+                    return None
+            return self._finish(self._walk(start), now)
+        return self._finish(fire_time, now)
 
+    def _walk(self, start: datetime) -> datetime | None:
+        """The exact search by this trigger's DST rule (see ``walks``), as a real time."""
+        if self.crontab_mode is None:
+            fire_time = keyword_walk(self, start)
+        else:
+            fire_time = crontab_walk(self, start)
+        return None if fire_time is None else _real(fire_time)
+
+    def _finish(self, fire_time: datetime | None, now: datetime) -> datetime | None:
+        """Apply the end date and jitter (APScheduler's order) to a found fire time."""
+        if fire_time is None:
+            return None
         end_date = self.end_date
         if end_date is not None and fire_time > end_date:
             return None
@@ -334,40 +409,48 @@ class CronTrigger(BaseTrigger):
                 return end_date
         return fire_time
 
-    def _start_wall(
-        self, previous_fire_time: datetime | None, now: datetime
-    ) -> tuple[int, int, int, int, int, int] | None:
-        """The wall-clock time the search starts from (APScheduler's rules), or None."""
-        if previous_fire_time is not None:
-            # Continue right after the previous fire time, unless the clock says we
-            # are before it (then from now).
-            after_previous = previous_fire_time.astimezone(_UTC) + _ONE_MICROSECOND
-            start = now if now < after_previous else after_previous
-            if start == previous_fire_time:
-                start = after_previous
-        elif self.start_date is not None:
-            start = max(now, self.start_date)
-        else:
-            start = now
+    def _search_start(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
+        """Where the search starts, by APScheduler's rules: right after the previous fire
+        time (or from ``now`` if the clock is behind it), else from ``now`` or the start
+        date, rounded up to a whole second, in the trigger's zone. For the keyword form
+        this is exactly APScheduler's starting point (fold and all); the crontab form
+        takes the real wall time of that instant. None past year 9999."""
+        tz = self.timezone
         try:
-            start = start.astimezone(_UTC)
+            if previous_fire_time is not None:
+                after = previous_fire_time.astimezone(_UTC) + _ONE_MICROSECOND
+                clock = now.astimezone(_UTC)
+                start = (clock if clock < after else after).astimezone(tz)
+                if start == previous_fire_time:
+                    start = (start.astimezone(_UTC) + _ONE_MICROSECOND).astimezone(tz)
+            elif self.start_date is not None:
+                clock = now.astimezone(_UTC)
+                first = self.start_date.astimezone(_UTC)
+                start = (first if clock < first else clock).astimezone(tz)
+            else:
+                start = now
             if start.microsecond:
-                start = start.replace(microsecond=0) + _ONE_SECOND
-            local = start.astimezone(self.timezone)
+                step = timedelta(seconds=1, microseconds=-start.microsecond)
+                start = (start.astimezone(_UTC) + step).astimezone(start.tzinfo)
+            start = start.astimezone(tz)
         except OverflowError:
             return None  # past year 9999: nothing can follow
-        if local.fold and local.utcoffset() != local.replace(fold=0).utcoffset():
-            # We are in the second pass of a repeated hour; its wall times already
-            # fired during the first pass, so resume where the repetition ends.
-            return self._wall_after(local, lambda dt: not _is_ambiguous(dt))
-        return (local.year, local.month, local.day, local.hour, local.minute, local.second)
+        if self.crontab_mode is not None:
+            start = _real(start)
+        return start
+
+    def _crontab_start_wall(self, start: datetime) -> tuple[int, int, int, int, int, int]:
+        """Wall time a fixed-time crontab search starts from. In the second pass of a
+        repeated hour its wall times already ran (cron runs them once, in the first
+        pass), so the search resumes where the repetition ends."""
+        if start.fold and not self._fixed_offset and _is_ambiguous(start):
+            return self._wall_after(start, _unambiguous)
+        return (start.year, start.month, start.day, start.hour, start.minute, start.second)
 
     @staticmethod
     def _wall_after(moment: datetime, done: Any) -> tuple[int, int, int, int, int, int]:
-        """First wall time after ``moment`` (within one DST shift) for which ``done`` holds.
-
-        Binary search over whole seconds; the predicate flips once within the shift.
-        """
+        """First wall time from ``moment`` on (within one DST shift) for which ``done``
+        holds. Binary search over whole seconds; the predicate flips once in the shift."""
         naive = moment.replace(tzinfo=None, fold=0)
         tz = moment.tzinfo
         shift = int(
@@ -420,9 +503,28 @@ def _is_fixed_offset(tz: tzinfo) -> bool:
     return isinstance(tz, timezone)
 
 
+def _aware(value: Any) -> bool:
+    return isinstance(value, datetime) and value.tzinfo is not None
+
+
 def _is_ambiguous(dt: datetime) -> bool:
     return dt.replace(fold=0).utcoffset() > dt.replace(fold=1).utcoffset()
 
 
 def _is_missing(dt: datetime) -> bool:
     return dt.replace(fold=0).utcoffset() < dt.replace(fold=1).utcoffset()
+
+
+def _exists(dt: datetime) -> bool:
+    return not _is_missing(dt)
+
+
+def _unambiguous(dt: datetime) -> bool:
+    return not _is_ambiguous(dt)
+
+
+def _real(dt: datetime) -> datetime:
+    """The real wall time of ``dt``'s instant (``dt`` itself unless it lies in a gap)."""
+    if dt.tzinfo is None or not _is_missing(dt):
+        return dt
+    return dt.astimezone(_UTC).astimezone(dt.tzinfo)

@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from nbsched.triggers.cron.expressions import WEEKDAYS
+from nbsched.triggers.cron.expressions import MONTHS, WEEKDAYS
+from nbsched.triggers.cron.fields import MAX_VALUES, MIN_VALUES
 
 __all__ = ["ALIASES", "parse_crontab"]
 
@@ -28,11 +29,15 @@ ALIASES = {
 }
 # Cron's weekday names, in cron's numbering (0 = Sunday).
 _CRON_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+_STEPPED = re.compile(r"(?P<first>\*|\w+)(?:-(?P<last>\w+))?/(?P<step>\d+)$")
 _DOW_PART = re.compile(r"(?:(?P<star>\*)|(?P<first>\w+)(?:-(?P<last>\w+))?)(?:/(?P<step>\d+))?$")
 
 
-def parse_crontab(expr: Any) -> tuple[dict[str, str], bool]:
-    """Split ``expr`` into keyword-form field expressions and the day-OR flag."""
+def parse_crontab(expr: Any) -> tuple[dict[str, str], bool, str]:
+    """Split ``expr`` into keyword-form field expressions, the day-OR flag and the DST
+    mode: ``"fixed"`` when neither the minute nor the hour field starts with ``*``
+    (Debian cron then runs wall-clock times, a time in a gap when the gap ends, a
+    repeated time once), else ``"elapsed"`` (it advances by elapsed time)."""
     if not isinstance(expr, str):
         raise TypeError(f"expr: expected a crontab string, got {type(expr).__name__}")
     text = expr.strip()
@@ -51,14 +56,50 @@ def parse_crontab(expr: Any) -> tuple[dict[str, str], bool]:
         )
     minute, hour, day, month, day_of_week = parts
     day_or = not day.startswith("*") and not day_of_week.startswith("*")
+    mode = "elapsed" if minute.startswith("*") or hour.startswith("*") else "fixed"
     fields = {
-        "minute": minute,
-        "hour": hour,
-        "day": day,
-        "month": month,
+        "minute": _fit_steps("minute", minute),
+        "hour": _fit_steps("hour", hour),
+        "day": _fit_steps("day", day),
+        "month": _fit_steps("month", month),
         "day_of_week": _translate_weekdays(day_of_week),
     }
-    return fields, day_or
+    return fields, day_or, mode
+
+
+def _fit_steps(name: str, field: str) -> str:
+    """Rewrite each part whose step is larger than its range as the range's first value.
+
+    Cron takes ``7-8/4`` (or ``*/70`` for minutes) to mean "every 4th value from 7 to 8",
+    which is just 7; the keyword form rejects such a step, as APScheduler does, so the
+    crontab reader hands it the single value instead. Anything it does not recognise is
+    left for the keyword parser to judge (and reject with its usual message).
+    """
+    if "/" not in field:
+        return field
+    parts = field.split(",")
+    for index, part in enumerate(parts):
+        match = _STEPPED.match(part)
+        if not match:
+            continue
+        first = _crontab_value(name, match["first"])
+        last = _crontab_value(name, match["last"]) if match["last"] else MAX_VALUES[name]
+        step = int(match["step"])
+        if first is None or last is None or step <= 0 or first > last:
+            continue
+        if step > last - first:
+            parts[index] = str(first) if match["first"] == "*" else match["first"]
+    return ",".join(parts)
+
+
+def _crontab_value(name: str, text: str) -> int | None:
+    if text == "*":
+        return MIN_VALUES[name]
+    if text.isdigit():
+        return int(text)
+    if name == "month" and text.lower() in MONTHS:
+        return MONTHS.index(text.lower()) + 1
+    return None
 
 
 def _cron_weekday(text: str, part: str) -> int:
@@ -95,7 +136,7 @@ def _translate_weekdays(field: str) -> str:
             if match["last"]:
                 last = _cron_weekday(match["last"], part)
             elif match["step"]:
-                last = 6 if first < 7 else 7
+                last = 7  # "a/n" runs to the end of cron's 0-7 range (7 is Sunday again)
             else:
                 last = first
             if first > last:

@@ -182,7 +182,8 @@ def parse_expression(field: str, text: str, low: int, high: int) -> Expression:
     """Parse one comma-separated part ``text`` of the field called ``field``.
 
     ``low``/``high`` are the field's bounds; every error names the field and the text,
-    e.g. ``"hour: '25': out of range 0-23"``.
+    e.g. ``"hour: Error validating expression '25': the last value (25) is higher than the
+    maximum value (23)"`` (APScheduler's wording after the field name).
     """
     span = high - low
     if match := _ALL_RE.match(text):
@@ -226,9 +227,15 @@ def _check_step(field: str, text: str, step: int | None, span: int) -> None:
     if step <= 0:
         raise ValueError(f"{field}: {text!r}: step must be positive")
     if step > span:
-        raise ValueError(
-            f"{field}: {text!r}: step {step} is larger than the range it steps ({span})"
-        )
+        raise ValueError(_step_message(field, text, step, span))
+
+
+def _step_message(field: str, text: str, step: int, span: int) -> str:
+    # APScheduler's wording (user code and its test suite match on it), led by the field.
+    return (
+        f"{field}: Error validating expression {text!r}: the step value ({step}) is higher "
+        f"than the total range of the expression ({span})"
+    )
 
 
 def _checked_range(
@@ -241,9 +248,21 @@ def _checked_range(
     low: int,
     high: int,
 ) -> RangeExpression:
-    for value in (first, last):
-        if value is not None and not low <= value <= high:
-            raise ValueError(f"{field}: {text!r}: out of range {low}-{high}")
+    prefix = f"{field}: Error validating expression {text!r}:"
+    if first < low:
+        raise ValueError(
+            f"{prefix} the first value ({first}) is lower than the minimum value ({low})"
+        )
+    # A single value is the range first-first, as in APScheduler.
+    last_value = first if last is None and step is None else last
+    if last_value is not None and last_value > high:
+        raise ValueError(
+            f"{prefix} the last value ({last_value}) is higher than the maximum value ({high})"
+        )
+    if first > high:
+        raise ValueError(
+            f"{prefix} the first value ({first}) is higher than the maximum value ({high})"
+        )
     if last is not None and first > last:
         raise ValueError(
             f"{field}: {text!r}: range runs backwards ({first} > {last}); "
@@ -254,7 +273,5 @@ def _checked_range(
             raise ValueError(f"{field}: {text!r}: step must be positive")
         span = (high if last is None else last) - first
         if step > span:
-            raise ValueError(
-                f"{field}: {text!r}: step {step} is larger than the range it steps ({span})"
-            )
+            raise ValueError(_step_message(field, text, step, span))
     return cls(first, last, step)
