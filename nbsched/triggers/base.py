@@ -95,7 +95,7 @@ class BaseTrigger(ABC):
         cls = type(self)
         if cls.__str__ is not object.__str__ or cls.__repr__ is not object.__repr__:
             return str(self)
-        return f"when {cls.__qualname__} says"
+        return f"on the schedule of {cls.__qualname__}"
 
     # --- helpers for subclasses -----------------------------------------------------
     def _set(self, name: str, value: Any) -> None:
