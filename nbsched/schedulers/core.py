@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from threading import TIMEOUT_MAX
 from typing import Any
 
@@ -87,7 +87,10 @@ class SchedulerCore:
             self._logger.debug("Scheduler is paused -- not processing jobs")
             return None
         self._logger.debug("Looking for jobs to run")
-        now = self._current_time()
+        # In UTC: two datetimes with the same tzinfo compare by wall clock, ignoring ``fold``,
+        # so on a fall-back night "01:00 EST" would sort before "01:45 EDT". Against a UTC
+        # ``now`` every comparison of the core is between instants.
+        now = self._current_time().astimezone(timezone.utc)
         read_ahead = self.read_ahead
         horizon = now + timedelta(seconds=read_ahead) if read_ahead else now
         ready: list[tuple[datetime, int, tuple[Any, Any, list[datetime], bool], str]] = []
@@ -210,7 +213,8 @@ class SchedulerCore:
                     try:
                         # A job read ahead is advanced as of its own fire time: its run times
                         # never include one later than that, so it never runs early.
-                        run = self._advance_due_job(job, alias, store, first if early else now)
+                        as_of = first.astimezone(timezone.utc) if early else now
+                        run = self._advance_due_job(job, alias, store, as_of)
                     except _StoreWriteFailed:
                         write_failed = True
                         continue

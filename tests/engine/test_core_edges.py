@@ -7,6 +7,8 @@ import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
+
 from nbsched.events import EVENT_JOB_EXECUTED
 from nbsched.jobstores.sqlalchemy import SQLAlchemyJobStore
 from nbsched.schedulers.background import BackgroundScheduler
@@ -123,5 +125,39 @@ def test_overlapping_rounds_keep_each_others_cancellations() -> None:
         assert ran == []
         assert scheduler.get_jobs() == []
         assert scheduler._read_ahead_rounds == ()
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+@pytest.mark.parametrize("trigger", ["interval", "cron"])
+def test_fall_back_night_fire_times_are_compared_as_instants(trigger: str) -> None:
+    """01:00 EST comes 30 minutes *after* 01:30 EDT; compared by wall clock (same tzinfo) it
+    looked due already, so the core caught up two fire times early and skipped ahead."""
+    from zoneinfo import ZoneInfo
+
+    from nbsched.executors.debug import DebugExecutor
+
+    eastern = ZoneInfo("America/New_York")
+    runs: list[datetime] = []
+    scheduler = BackgroundScheduler(
+        timezone=eastern, executors={"default": DebugExecutor()}, read_ahead=0,
+        job_defaults={"coalesce": False, "misfire_grace_time": None},
+    )
+    scheduler.add_listener(lambda event: runs.append(event.scheduled_run_time), EVENT_JOB_EXECUTED)
+    scheduler.start(paused=True)
+    try:
+        first = datetime(2013, 11, 3, 1, 30, tzinfo=eastern)  # EDT (fold=0)
+        options = {"minutes": 30} if trigger == "interval" else {"minute": "*/30"}
+        scheduler.add_job(
+            "os:getpid", trigger, id="half-hourly", next_run_time=first,
+            start_date=datetime(2013, 11, 3, 0, 30, tzinfo=eastern), **options,
+        )
+        scheduler._current_time = lambda: first + timedelta(milliseconds=1)
+        scheduler.state = STATE_RUNNING
+        scheduler._process_jobs()
+        assert runs == [first]
+        following = scheduler.get_job("half-hourly").next_run_time
+        assert following.timestamp() - first.timestamp() == 1800  # 01:00 EST, not 02:00 EST
+        assert following.utcoffset() == timedelta(hours=-5)
     finally:
         scheduler.shutdown(wait=False)
