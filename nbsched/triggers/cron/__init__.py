@@ -189,6 +189,13 @@ class CronTrigger(BaseTrigger):
         """
         by_name = {field.name: field for field in self.fields}
         years = by_name["year"].values
+        if self.end_date is not None:
+            # Nothing after the end date counts: the search need not look past its year.
+            try:
+                last_year = self.end_date.astimezone(self.timezone).year + 1
+            except OverflowError:
+                last_year = 9999
+            years = tuple(year for year in years if year <= last_year)
         self._set("_years", years)
         self._set("_year_set", frozenset(years))
         self._set("_next_month", _next_table(by_name["month"].values, 13))
@@ -440,12 +447,25 @@ class CronTrigger(BaseTrigger):
         return start
 
     def _crontab_start_wall(self, start: datetime) -> tuple[int, int, int, int, int, int]:
-        """Wall time a fixed-time crontab search starts from. In the second pass of a
-        repeated hour its wall times already ran (cron runs them once, in the first
-        pass), so the search resumes where the repetition ends."""
-        if start.fold and not self._fixed_offset and _is_ambiguous(start):
+        """Wall time a fixed-time crontab search starts from.
+
+        Cron counts wall-clock seconds: the search starts one wall-clock second after
+        the reading one second before ``start``, which is ``start``'s own reading except
+        right at the end of a gap, where it is the start of the gap (so the times in
+        the gap, due at its end, are still ahead). In the second pass of a repeated hour
+        its wall times already ran (cron runs them once, in the first pass), so the
+        search resumes where the repetition ends.
+        """
+        if self._fixed_offset:
+            return (start.year, start.month, start.day, start.hour, start.minute, start.second)
+        if start.fold and _is_ambiguous(start):
             return self._wall_after(start, _unambiguous)
-        return (start.year, start.month, start.day, start.hour, start.minute, start.second)
+        try:
+            before = (start.astimezone(_UTC) - _ONE_SECOND).astimezone(self.timezone)
+        except OverflowError:
+            before = start - _ONE_SECOND
+        wall = before.replace(tzinfo=None, fold=0) + _ONE_SECOND
+        return (wall.year, wall.month, wall.day, wall.hour, wall.minute, wall.second)
 
     @staticmethod
     def _wall_after(moment: datetime, done: Any) -> tuple[int, int, int, int, int, int]:
