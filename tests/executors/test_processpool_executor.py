@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -19,7 +21,7 @@ from nbsched.executors.callpayload import (
     ResultNotTransferableError,
     WorkerCrashedError,
 )
-from nbsched.executors.pool import ProcessPoolExecutor, default_mp_context
+from nbsched.executors.pool import MAX_RESUBMITS, ProcessPoolExecutor, default_mp_context
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -299,3 +301,242 @@ def test_function_defined_in_main(tmp_path, how):
         ["die", error, "None", "WorkerCrashedError", "False"],
         ["again", executed, "OK!", "-", "False"],
     ]
+
+
+def set_worker_flag(value):
+    os.environ["NBSCHED_TEST_WORKER_FLAG"] = value
+
+
+def read_worker_flag():
+    return os.environ.get("NBSCHED_TEST_WORKER_FLAG")
+
+
+@pytest.fixture
+def one_worker(scheduler):
+    """A fresh single-worker pool: which run a crash takes down is then deterministic."""
+    executor = ProcessPoolExecutor(max_workers=1)
+    executor.start(scheduler, "one")
+    yield executor
+    executor.shutdown(wait=True)
+
+
+def await_exit(pid, timeout=30):
+    """Wait for any process (not only a child) to end; True once it has."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        readable, _, _ = select.select([fd], [], [], timeout)
+        return bool(readable)
+    finally:
+        os.close(fd)
+
+
+def test_runs_queued_behind_a_crash_move_to_the_replacement_pool(
+    one_worker, scheduler, make_job, now
+):
+    """The dying worker had begun only the crashing run; the runs queued behind it in the
+    broken pool never started, so they run (once each) in the replacement pool."""
+    broken = one_worker._pool
+    one_worker.submit_job(make_job("crash", crash_hard, 5), [now])
+    for index in range(3):
+        one_worker.submit_job(make_job(f"queued-{index}", worker_pid), [now])
+    events = scheduler.wait_for_events(4)
+    by_id = {e.job_id: e for e in events}
+    assert len(events) == 4 and set(by_id) == {"crash", "queued-0", "queued-1", "queued-2"}
+    assert by_id["crash"].code == EVENT_JOB_ERROR
+    assert isinstance(by_id["crash"].exception, WorkerCrashedError)
+    pids = {by_id[f"queued-{i}"].retval for i in range(3)}
+    assert all(by_id[f"queued-{i}"].code == EVENT_JOB_EXECUTED for i in range(3))
+    assert len(pids) == 1 and os.getpid() not in pids
+    assert one_worker._pool is not broken
+    assert one_worker._instances == {}
+
+
+def test_job_submitted_after_an_idle_worker_was_killed_runs(one_worker, scheduler, make_job, now):
+    """APScheduler's test_broken_pool: a worker dies between jobs; the next job runs in a new
+    pool instead of failing with WorkerCrashedError."""
+    one_worker.submit_job(make_job("first", worker_pid), [now])
+    [first] = scheduler.wait_for_events(1)
+    os.kill(first.retval, signal.SIGKILL)
+    assert await_exit(first.retval)
+    one_worker.submit_job(make_job("second", worker_pid), [now])
+    second = scheduler.wait_for_events(2)[1]
+    assert second.code == EVENT_JOB_EXECUTED, second.exception
+    assert second.retval not in (first.retval, os.getpid())
+
+
+def test_a_pool_that_breaks_before_running_anything_is_not_replaced_forever(
+    scheduler, make_job, now
+):
+    executor = ProcessPoolExecutor(1, pool_kwargs={"initializer": os._exit, "initargs": (3,)})
+    executor.start(scheduler, "doomed")
+    try:
+        executor.submit_job(make_job("never", worker_pid), [now])
+        [event] = scheduler.wait_for_events(1)
+        assert event.code == EVENT_JOB_ERROR
+        assert isinstance(event.exception, WorkerCrashedError)
+        assert "job 'never' did not run" in str(event.exception)
+        assert f"broke {MAX_RESUBMITS + 1} times before it could start" in str(event.exception)
+        assert len(executor._retired) <= MAX_RESUBMITS + 1
+    finally:
+        executor.shutdown()
+    assert executor._retired == []
+
+
+def test_user_initializer_still_runs_in_each_worker(scheduler, make_job, now):
+    executor = ProcessPoolExecutor(
+        1, pool_kwargs={"initializer": set_worker_flag, "initargs": ("ready",)}
+    )
+    executor.start(scheduler, "init")
+    try:
+        executor.submit_job(make_job("flag", read_worker_flag), [now])
+        assert scheduler.wait_for_events(1)[0].retval == "ready"
+    finally:
+        executor.shutdown()
+
+
+def test_initializer_must_be_callable():
+    with pytest.raises(TypeError, match=r"pool_kwargs\['initializer'\]: expected a callable"):
+        ProcessPoolExecutor(1, pool_kwargs={"initializer": "nope"})
+
+
+CRASH_THEN_EXIT_SCRIPT = textwrap.dedent(
+    """
+    import json
+    import multiprocessing
+    import os
+    import sys
+    import threading
+    from datetime import datetime, timezone
+
+    from nbsched.executors.pool import ProcessPoolExecutor
+
+
+    def pid():
+        return os.getpid()
+
+
+    def die():
+        os._exit(7)
+
+
+    def with_executor():
+        events, cond = [], threading.Condition()
+
+        class Recorder:
+            def _create_lock(self):
+                return threading.RLock()
+
+            def _dispatch_event(self, event):
+                with cond:
+                    events.append(event)
+                    cond.notify_all()
+
+        class Job:
+            def __init__(self, id, func):
+                self.id, self.func, self.args, self.kwargs = id, func, (), {}
+                self.misfire_grace_time, self.max_instances = None, 1
+                self._jobstore_alias = "default"
+
+        executor = ProcessPoolExecutor(max_workers=1)
+        executor.start(Recorder(), "processes")
+        now = datetime.now(timezone.utc)
+        for count, jobs in ((1, ["before"]), (3, ["die", "queued"]), (4, ["after"])):
+            for name in jobs:
+                executor.submit_job(Job(name, die if name == "die" else pid), [now])
+            with cond:
+                assert cond.wait_for(lambda: len(events) >= count, 60), events
+        executor.shutdown()
+        return events
+
+
+    def with_scheduler():
+        from nbsched.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
+        from nbsched.schedulers.background import BackgroundScheduler
+
+        events, cond = [], threading.Condition()
+
+        def listener(event):
+            with cond:
+                events.append(event)
+                cond.notify_all()
+
+        scheduler = BackgroundScheduler(executors={"default": ProcessPoolExecutor(1)})
+        scheduler.add_listener(listener, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+        scheduler.start()
+        for count, jobs in ((1, ["before"]), (3, ["die", "queued"]), (4, ["after"])):
+            for name in jobs:
+                scheduler.add_job(die if name == "die" else pid, "date", id=name)
+            with cond:
+                assert cond.wait_for(lambda: len(events) >= count, 60), events
+        scheduler.shutdown()
+        return events
+
+
+    if __name__ == "__main__":
+        events = with_scheduler() if sys.argv[1] == "scheduler" else with_executor()
+        from multiprocessing import forkserver, resource_tracker
+
+        report = {
+            "results": sorted(
+                [e.job_id, type(e.exception).__name__ if e.exception else e.retval is not None]
+                for e in events
+            ),
+            "worker_pids": sorted({e.retval for e in events if e.job_id != "die"}),
+            "threads": sorted(t.name for t in threading.enumerate()),
+            "active_children": [p.pid for p in multiprocessing.active_children()],
+            "helpers": [
+                pid for pid in (
+                    getattr(forkserver._forkserver, "_forkserver_pid", None),
+                    getattr(resource_tracker._resource_tracker, "_pid", None),
+                ) if pid
+            ],
+        }
+        print(json.dumps(report), flush=True)
+    """
+)
+
+
+@pytest.mark.parametrize("front", ["executor", "scheduler"])
+def test_after_a_crash_shutdown_leaves_nothing_and_the_program_exits(tmp_path, front):
+    """After a worker crash, shutdown() leaves no thread or worker process, and the program
+    exits at once (on 3.12+ the broken pool used to deadlock its manager thread, which the
+    interpreter then waited for at exit forever)."""
+    script = tmp_path / "crash_then_exit.py"
+    script.write_text(CRASH_THEN_EXIT_SCRIPT)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [sys.executable, str(script), front],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        line = proc.stdout.readline()  # printed after shutdown(), just before exiting
+        assert line, proc.communicate(timeout=30)[1]
+        try:
+            # From the report to the end of the process is only interpreter exit.
+            _, stderr = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the program did not exit within 10 s of shutdown()")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, stderr
+    report = json.loads(line)
+    assert report["results"] == [
+        ["after", True], ["before", True], ["die", "WorkerCrashedError"], ["queued", True]
+    ]
+    assert report["threads"] == ["MainThread"]
+    assert report["active_children"] == []
+    assert len(report["worker_pids"]) == 2  # the pool's first worker and its replacement's
+    # Every process the program started is gone: the workers of both pools, and the fork
+    # server and resource tracker that multiprocessing shares across pools.
+    for pid in report["worker_pids"] + report["helpers"]:
+        assert await_exit(pid, timeout=10), f"process {pid} outlived the program"
+    assert "leaked semaphore" not in stderr
