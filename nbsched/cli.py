@@ -46,10 +46,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _open_scheduler(url: str) -> Any:
-    """A scheduler over the store, started paused: jobs are readable, nothing runs."""
+    """A scheduler over the store opened read-only, started paused: nothing runs, and
+    nothing is written — no table created, no record quarantined, no index repaired (a
+    reader with the wrong key must not disable the owner's jobs; issue 11, point 1)."""
     from nbsched.schedulers.background import BackgroundScheduler
 
-    scheduler = BackgroundScheduler(jobstores={"default": store_for_url(url)})
+    scheduler = BackgroundScheduler(jobstores={"default": store_for_url(url, read_only=True)})
     scheduler.start(paused=True)
     return scheduler
 
@@ -86,10 +88,11 @@ def _jobs_table(scheduler: Any) -> Table:
 
 
 def _quarantine_table(store: Any) -> Table | None:
-    records = store.get_quarantined_jobs()
+    # A read-only store leaves records it cannot restore as they are; show them the same.
+    records = [*store.get_quarantined_jobs(), *getattr(store, "skipped_records", ())]
     if not records:
         return None
-    table = Table(title="Quarantined records (not run; retry or remove them explicitly)")
+    table = Table(title="Quarantined or unreadable records (not run; retry or remove them explicitly)")
     table.add_column("id")
     table.add_column("reason")
     for record in records:

@@ -61,6 +61,7 @@ from nbsched.signing import SECRET_KEY_ENV, TAG_SIZE, key_file_path, sign, verif
 __all__ = [
     "MAGIC",
     "RECORD_VERSION",
+    "BindingError",
     "RecordError",
     "RestoreError",
     "SignatureError",
@@ -69,16 +70,24 @@ __all__ = [
     "describe_record",
     "encode_job_state",
     "is_by_reference",
+    "looks_signed",
     "obj_to_ref",
+    "record_binding",
+    "record_verifies",
     "ref_to_obj",
 ]
 
 MAGIC = b"NBSJ"
-#: The format :func:`encode_job_state` writes; :func:`decode_job_state` also reads format 1.
-RECORD_VERSION = 2
-_READABLE_VERSIONS = (1, 2)
-_PREFIX_V2 = MAGIC + bytes([RECORD_VERSION])
-_VERSION_2_BYTE = bytes([2])
+#: The format :func:`encode_job_state` writes; :func:`decode_job_state` also reads formats 1
+#: and 2. Format 3 has format 2's layout; its tag also covers the record's *binding* (the
+#: store's table name or key prefix and the job id), which is not stored as bytes of its own
+#: but given by the reader (the row's id, the store's name), so a record copied under another
+#: id or into another store no longer verifies.
+RECORD_VERSION = 3
+_READABLE_VERSIONS = (1, 2, 3)
+_PREFIX_V3 = MAGIC + bytes([RECORD_VERSION])
+_VERSION_3_BYTE = bytes([3])
+_BIND = struct.Struct(">II")
 _PREFIX_SIZE = len(MAGIC) + 1
 _BODY_OFFSET = _PREFIX_SIZE + TAG_SIZE
 _HEADER_LEN = struct.Struct(">I")
@@ -95,6 +104,14 @@ class SignatureError(RecordError):
 
 class RestoreError(RecordError):
     """The record is authentic but cannot be restored here (missing module, unknown version)."""
+
+
+class BindingError(RecordError):
+    """The record is authentic but was signed for another job id or another store.
+
+    Someone copied a signed record under another id (an SQL row, a Redis hash field) or into
+    another table/key prefix. It was not unpickled.
+    """
 
 
 # --- callable references --------------------------------------------------------------------
@@ -304,8 +321,24 @@ _ref_headers: dict[str, str] = {}
 _sources: dict[Any, str | None] = {}
 
 
-def encode_job_state(state: dict[str, Any]) -> bytes:
+def record_binding(scope: str | None, job_id: Any) -> bytes:
+    """The bytes a format-3 tag covers besides the record: store name and job id.
+
+    ``scope`` is the store's table name (SQL) or jobs key (Redis); None and "" are the same
+    (a record made outside any store). A non-string id is bound by its JSON text.
+    """
+    scope_b = (scope or "").encode("utf-8", "surrogatepass")
+    id_text = job_id if type(job_id) is str else _json(job_id)
+    id_b = id_text.encode("utf-8", "surrogatepass")
+    return _BIND.pack(len(scope_b), len(id_b)) + scope_b + id_b
+
+
+def encode_job_state(state: dict[str, Any], *, scope: str | None = None) -> bytes:
     """Serialize and sign a job's ``__getstate__()`` dict.
+
+    The signature is bound to ``state["id"]`` and to ``scope`` (the store's table name or key
+    prefix): :func:`decode_job_state` given another id or scope refuses the record with
+    :class:`BindingError`.
 
     ``state["func"]`` may be a ``"module:qualname"`` string or the callable; it is stored by
     reference when :func:`is_by_reference` allows and by value otherwise (a ``"__main__:name"``
@@ -357,7 +390,9 @@ def encode_job_state(state: dict[str, Any]) -> bytes:
     executor = state.get("executor")
     header = "".join(
         (
-            '{"format":2,"id":',
+            '{"format":3,"store":',
+            _encode_json_str(scope) if type(scope) is str else '""',
+            ',"id":',
             _encode_json_str(job_id) if type(job_id) is str else _json(job_id),
             ',"name":',
             _encode_json_str(name) if type(name) is str else _json(name),
@@ -385,24 +420,33 @@ def encode_job_state(state: dict[str, Any]) -> bytes:
             func_part,
         )
     )
-    prefix = _PREFIX_V2
-    return prefix + sign(prefix + body) + body
+    prefix = _PREFIX_V3
+    return prefix + sign(prefix + record_binding(scope, job_id) + body) + body
 
 
-def decode_job_state(payload: bytes, *, resolve: bool = True) -> dict[str, Any]:
+def decode_job_state(
+    payload: bytes, *, resolve: bool = True, job_id: Any = None, scope: str | None = None
+) -> dict[str, Any]:
     """Verify a record made by :func:`encode_job_state` and return the job state dict.
+
+    ``job_id`` and ``scope`` are where the record was found (the row's id, the store's table
+    name or key prefix). A format-3 record verifies only there; None means "whatever the
+    record says" (a record handled outside a store). Formats 1 and 2 carry no binding: the
+    caller compares the decoded ``state["id"]`` with the id it found the record under.
 
     A by-reference callable comes back as its ``"module:qualname"`` string (checked to
     resolve when ``resolve`` is true); a by-value callable comes back as the callable.
 
     :raises SignatureError: if the payload is not a signed nbsched record or its tag does not
         match — nothing in it has been unpickled
+    :raises BindingError: if the record is authentic but was signed for another id or store
     :raises RestoreError: if the record is authentic but cannot be restored here (unknown
         format version, missing module, a pickle that fails to load)
     """
-    if type(payload) is not bytes or payload[4:5] != _VERSION_2_BYTE or payload[:4] != MAGIC:
+    if type(payload) is not bytes or payload[4:5] != _VERSION_3_BYTE or payload[:4] != MAGIC:
         payload = _check_payload(payload)  # the checks, and the errors, for anything unusual
-    state = _decode_v1(payload) if payload[len(MAGIC)] == 1 else _decode_v2(payload)
+    version = payload[len(MAGIC)]
+    state = _decode_v1(payload) if version == 1 else _decode_v2(payload, version, job_id, scope)
     if resolve:
         func = state.get("func")
         if isinstance(func, str):
@@ -413,10 +457,11 @@ def decode_job_state(payload: bytes, *, resolve: bool = True) -> dict[str, Any]:
     return state
 
 
-def _decode_v2(payload: bytes) -> dict[str, Any]:
+def _decode_v2(payload: bytes, version: int, job_id: Any, scope: str | None) -> dict[str, Any]:
+    """Formats 2 and 3 (one layout; format 3's tag also covers the binding)."""
     if len(payload) < _BODY_OFFSET:
         _check_payload(payload)  # raises: too short to hold a tag
-    body = _verified_body(payload)
+    body = _verified_body_v3(payload, job_id, scope) if version == 3 else _verified_body(payload)
     try:
         header_len, state_len, trigger_len = _LAYOUT.unpack_from(body)
         start = _LAYOUT.size + header_len
@@ -489,15 +534,16 @@ def describe_record(payload: bytes, *, verify: bool = True) -> dict[str, Any]:
     :raises RecordError: if the payload is not an nbsched record at all
     """
     payload = _check_payload(payload)
+    version = payload[len(MAGIC)]
     try:
-        body = _verified_body(payload)
+        body = _verified_body_v3(payload) if version == 3 else _verified_body(payload)
         verified = True
     except SignatureError:
         if verify:
             raise
         body = payload[_BODY_OFFSET:]
         verified = False
-    header = _read_header(payload[len(MAGIC)], body, verified=verified)
+    header = _read_header(version, body, verified=verified)
     func = header.get("func") or {}
     written_at = header.get("written_at")
     if isinstance(written_at, (int, float)) and not isinstance(written_at, bool):
@@ -505,6 +551,7 @@ def describe_record(payload: bytes, *, verify: bool = True) -> dict[str, Any]:
     return {
         "format": header.get("format"),
         "verified": verified,
+        "store": header.get("store"),
         "id": header.get("id"),
         "name": header.get("name"),
         "func": func.get("name"),
@@ -734,6 +781,83 @@ def _verified_body(payload: bytes) -> bytes:
             "it was not unpickled"
         )
     return body
+
+
+def _verified_body_v3(
+    payload: bytes, job_id: Any = None, scope: str | None = None
+) -> bytes:
+    """The body of a format-3 record whose tag verifies for ``job_id`` in ``scope``.
+
+    None takes the id or store the record's header claims. On a mismatch the header's claim is
+    tried too (the failure path only), to tell a copied record (:class:`BindingError`) from a
+    changed one or another key (:class:`SignatureError`).
+    """
+    body = payload[_BODY_OFFSET:]
+    prefix = payload[:_PREFIX_SIZE]
+    tag = payload[_PREFIX_SIZE:_BODY_OFFSET]
+    header = None
+    if job_id is None or scope is None:
+        header = _claimed_header(body)
+        if job_id is None:
+            job_id = header.get("id")
+        if scope is None:
+            scope = header.get("store")
+    if verify(prefix + record_binding(scope, job_id) + body, tag):
+        return body
+    if header is None:
+        header = _claimed_header(body)
+    claimed_id, claimed_scope = header.get("id"), header.get("store")
+    if (claimed_id, claimed_scope) != (job_id, scope) and verify(
+        prefix + record_binding(claimed_scope, claimed_id) + body, tag
+    ):
+        raise BindingError(
+            f"job record signed for job {claimed_id!r} in store {claimed_scope!r} was found "
+            f"as job {job_id!r} in store {scope!r} (copied there?); it was not unpickled"
+        )
+    raise SignatureError(
+        "job record signature does not match: the record was changed after it was "
+        f"written, or it was signed with a different key than {_key_source()}; "
+        "it was not unpickled"
+    )
+
+
+def _claimed_header(body: bytes) -> dict[str, Any]:
+    """The (not yet verified) header of a format 2/3 body; {} if it cannot be read."""
+    try:
+        return _read_header(3, body, verified=False)
+    except RecordError:
+        return {}
+
+
+def looks_signed(payload: Any) -> bool:
+    """Whether ``payload`` has the shape of a signed record (marker, known version, a tag).
+
+    Garbage (another program's value, a truncated write) is a fault of that record; a
+    well-formed record whose tag fails may instead mean the reader has the wrong key.
+    """
+    return (
+        isinstance(payload, (bytes, bytearray, memoryview))
+        and len(payload) > _BODY_OFFSET
+        and bytes(payload[: len(MAGIC)]) == MAGIC
+        and payload[len(MAGIC)] in _READABLE_VERSIONS
+    )
+
+
+def record_verifies(payload: Any) -> bool:
+    """Whether ``payload`` is a record whose tag verifies under the current key.
+
+    Only the signature is checked (a format-3 record against the binding it claims); nothing
+    is unpickled. Stores use it to tell "this record is bad" from "this key is wrong".
+    """
+    try:
+        payload = _check_payload(payload)
+        if payload[len(MAGIC)] == 3:
+            _verified_body_v3(payload)
+        else:
+            _verified_body(payload)
+        return True
+    except (RecordError, TypeError):
+        return False
 
 
 def _read_header(version: int, body: bytes, *, verified: bool) -> dict[str, Any]:

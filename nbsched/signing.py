@@ -36,7 +36,10 @@ __all__ = [
     "KEY_FILE_NAME",
     "SECRET_KEY_ENV",
     "TAG_SIZE",
+    "KeyMismatchError",
+    "MissingKeyError",
     "SigningKeyError",
+    "describe_key",
     "get_key",
     "key_file_path",
     "sign",
@@ -50,7 +53,7 @@ _KEY_SIZE = 32
 
 _logger = logging.getLogger("nbsched.signing")
 _RECHECK_SECONDS = 1.0
-_Identity = tuple[int, int, int, int]
+_Identity = tuple[int, ...]
 _cache: dict[Any, tuple[Path, _Identity, bytes, float]] = {}
 _cache_lock = threading.Lock()
 _env_keys: dict[Any, bytes] = {}
@@ -76,14 +79,31 @@ class SigningKeyError(RuntimeError):
     """The signing key cannot be obtained safely (unsafe permissions, corrupt, unwritable)."""
 
 
+class MissingKeyError(SigningKeyError):
+    """There is no key file (and no ``NBSCHED_SECRET_KEY``) and creating one was not allowed.
+
+    Verifying never creates a key: a new key verifies no existing record, so making one to
+    read a store would only turn every record into a signature failure.
+    """
+
+
+class KeyMismatchError(SigningKeyError):
+    """The current key verifies none of a store's records: a configuration error.
+
+    Raised by a store instead of quarantining every record one by one; nothing is written.
+    """
+
+
 def key_file_path(create_dir: bool = False) -> Path:
     """Return where the per-user key file lives (whether or not it exists yet)."""
     return data_dir(create=create_dir) / KEY_FILE_NAME
 
 
-def get_key() -> bytes:
+def get_key(create: bool = True) -> bytes:
     """Return the 32-byte signing key, creating the per-user key file on first use.
 
+    :param create: create the key file when there is none (signing); verifying passes False
+        and gets :class:`MissingKeyError` instead, because a new key verifies nothing
     :raises SigningKeyError: if the key file is readable or writable by others, is not owned by
         the current user, is corrupt, or cannot be created
     """
@@ -98,20 +118,32 @@ def get_key() -> bytes:
         return key
 
     # Keyed by the data-dir override so tests (and tools) that switch directories get the
-    # right key; the file is re-checked at most once a second to notice it being replaced.
+    # right key. The file is re-checked (one stat) once a second *since the last check*, so a
+    # process asking many times a second still notices it being replaced, removed or made
+    # readable by others within about a second.
     cache_key = _getenv(_DATA_DIR_RAW_NAME, DATA_DIR_ENV)
     now = time.monotonic()
     with _cache_lock:
         entry = _cache.get(cache_key)
         if entry is not None:
             path, identity, key, checked = entry
-            if now - checked < _RECHECK_SECONDS or _identity(path) == identity:
+            if now - checked < _RECHECK_SECONDS:
+                return key
+            if _identity(path) == identity:
                 _cache[cache_key] = (path, identity, key, now)
                 return key
+            del _cache[cache_key]
         path = key_file_path(create_dir=True)
-        identity, key = _load_or_create(path)
+        identity, key = _load_or_create(path, create)
         _cache[cache_key] = (path, identity, key, now)
         return key
+
+
+def describe_key() -> str:
+    """Where the current key comes from, for messages: the variable or the key file's path."""
+    if _getenv(_SECRET_RAW_NAME, SECRET_KEY_ENV):
+        return f"the key from ${SECRET_KEY_ENV}"
+    return f"the key file {key_file_path()}"
 
 
 def sign(body: bytes) -> bytes:
@@ -129,7 +161,7 @@ def verify(body: bytes, tag: bytes) -> bool:
         tag = bytes(tag)
     if not isinstance(body, (bytes, bytearray, memoryview)):
         raise TypeError(f"body must be bytes, not {type(body).__name__}")
-    return hmac.compare_digest(hmac.digest(get_key(), body, "sha256"), tag)
+    return hmac.compare_digest(hmac.digest(get_key(create=False), body, "sha256"), tag)
 
 
 def _identity(path: Path) -> _Identity | None:
@@ -138,21 +170,39 @@ def _identity(path: Path) -> _Identity | None:
         st = path.stat()
     except OSError:
         return None
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    return _stat_identity(st)
+
+
+def _stat_identity(st: os.stat_result) -> _Identity:
+    # The mode and owner are part of it: a key file made 0644 (or given away) is re-read,
+    # and then refused, within a second.
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode,
+            st.st_uid)
 
 
 class _IncompleteKeyFile(Exception):
     """The key file is shorter than a key and young: a writer may still be filling it."""
 
 
-def _load_or_create(path: Path) -> tuple[_Identity, bytes]:
+def _load_or_create(path: Path, create: bool = True) -> tuple[_Identity, bytes]:
     deadline = time.monotonic() + 2.0
     while True:
         try:
             return _read_key_file(path)
         except FileNotFoundError:
+            if not create:
+                raise MissingKeyError(
+                    f"there is no nbsched signing key: the key file {path} does not exist and "
+                    f"{SECRET_KEY_ENV} is not set. Records signed before cannot be verified "
+                    f"without their key: restore the key file (mode 0600) or set "
+                    f"{SECRET_KEY_ENV} to the secret the store's owner uses"
+                ) from None
             if _create_key_file(path):
-                _logger.info("Created a new nbsched signing key at %s", path)
+                _logger.warning(
+                    "Created a new nbsched signing key at %s; records signed with any "
+                    "earlier key will not verify under it",
+                    path,
+                )
             # Won or lost the race, the file now exists: read it back like everyone else.
         except _IncompleteKeyFile:
             if time.monotonic() > deadline:
@@ -186,7 +236,7 @@ def _read_key_file(path: Path) -> tuple[_Identity, bytes]:
             f"remove it to generate a new key (records signed with the old key will then be "
             f"refused) or set {SECRET_KEY_ENV}"
         )
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns), key
+    return _stat_identity(st), key
 
 
 def _check_permissions(path: Path, st: os.stat_result) -> None:

@@ -37,7 +37,48 @@ __all__ = [
     "run_record_from_plain",
     "run_record_to_plain",
     "TransientJobError",
+    "MAX_JOB_ID_LENGTH",
+    "check_job_id",
 ]
+
+#: The longest job id every store accepts (characters): the longest utf8mb4 key InnoDB
+#: indexes with older row formats, so the same limit holds on SQLite, PostgreSQL, MariaDB,
+#: MySQL, Redis and in memory.
+MAX_JOB_ID_LENGTH = 191
+
+
+def check_job_id(job_id: Any) -> str:
+    """Refuse a job id no store could keep the same way; return it.
+
+    A job id is a non-empty string of at most :data:`MAX_JOB_ID_LENGTH` characters, without
+    NUL characters (PostgreSQL cannot store them) and encodable as UTF-8 (no lone surrogates).
+
+    :raises ValueError: naming the rule the id breaks
+    """
+    if type(job_id) is not str and not isinstance(job_id, str):
+        raise ValueError(f"job id must be a string, got {type(job_id).__name__}")
+    if not job_id or len(job_id) > MAX_JOB_ID_LENGTH:
+        raise ValueError(
+            f"job id must be 1 to {MAX_JOB_ID_LENGTH} characters long, got {len(job_id)}"
+        )
+    if "\x00" in job_id:
+        raise ValueError("job id must not contain NUL characters ('\\x00')")
+    if not job_id.isascii():
+        try:
+            job_id.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("job id must be valid Unicode (no lone surrogates)") from None
+    return job_id
+
+
+def valid_job_id(job_id: Any) -> bool:
+    """Whether ``job_id`` could name a stored job (for look-ups: an invalid id is absent)."""
+    try:
+        check_job_id(job_id)
+    except ValueError:
+        return False
+    return True
+
 
 
 #: What rebuilding a job from an authentic record raises when the record does not fit this
@@ -102,6 +143,11 @@ class BaseJobStore(ABC):
     _scheduler: Any = None
     _alias: str | None = None
     _logger: logging.Logger = logging.getLogger("nbsched.jobstores")
+    #: A read-only store never writes: no tables created, nothing quarantined, no index
+    #: repaired. Records that fail are skipped and logged (``nbsched list``, tools).
+    read_only: bool = False
+    #: The key that verified at least one record of this store (persistent stores).
+    _key_seen: bytes | None = None
 
     def start(self, scheduler: Any, alias: str) -> None:
         """Bind the store to ``scheduler`` under ``alias``.
@@ -173,7 +219,9 @@ class BaseJobStore(ABC):
         job._jobstore_alias = self._alias
         return job
 
-    def _job_from_record(self, payload: bytes) -> Job:
+    def _job_from_record(
+        self, payload: bytes, job_id: str | None = None, scope: str | None = None
+    ) -> Job:
         """Verify, decode and restore a stored record (persistent stores).
 
         Every fault *of the record* comes out as :class:`nbsched.serialization.RecordError`:
@@ -182,16 +230,95 @@ class BaseJobStore(ABC):
         entry). Stores quarantine exactly those. Anything else, such as an unusable signing
         key (``SigningKeyError``: a setup problem that would condemn every record), propagates.
         """
-        from nbsched.serialization import RestoreError, decode_job_state
+        from nbsched.serialization import BindingError, RestoreError, decode_job_state
 
         # resolve=False: restoring imports the callable anyway; failing there is wrapped below.
-        state = decode_job_state(payload, resolve=False)
+        state = decode_job_state(payload, resolve=False, job_id=job_id, scope=scope)
+        if job_id is not None and state.get("id") != job_id:
+            # Formats 1 and 2 do not bind the tag to the id: compare the authenticated state.
+            raise BindingError(
+                f"job record of job {state.get('id')!r} was found as job {job_id!r} (copied "
+                f"there?); not run"
+            )
         try:
             return self._restore_job(state)
         except _RESTORE_ERRORS as exc:
             raise RestoreError(
                 f"cannot restore job {state.get('id')!r}: {type(exc).__name__}: {exc}"
             ) from exc
+
+    @property
+    def skipped_records(self) -> list[QuarantinedJob]:
+        """Records a read-only store could not restore and left as they were (not quarantined).
+
+        What a writable store would have quarantined; ``nbsched list`` shows them.
+        """
+        return list(getattr(self, "_skipped", {}).values())
+
+    def _skip_record(self, job_id: str, reason: str, next_run_time: float | None = None) -> None:
+        skipped = self.__dict__.setdefault("_skipped", {})
+        skipped[job_id] = QuarantinedJob(job_id, reason, next_run_time, None)
+
+    def _scan_payloads(self) -> Any:
+        """Every stored record (persistent stores): for :meth:`_check_key_fault`."""
+        return iter(())
+
+    def _store_label(self) -> str:
+        return f"{self!r} (alias {self._alias!r})"
+
+    def _check_key_fault(self, payload: Any = None) -> None:
+        """After a record failed its signature: raise if the *key* is what is wrong.
+
+        A key that verifies none of the store's records is a configuration error (another
+        user's key, ``nbsched list`` run without the owner's ``NBSCHED_SECRET_KEY``, a key file
+        deleted and made anew), not a reason to quarantine every record: it raises
+        :class:`~nbsched.signing.KeyMismatchError`, naming the key and the store, and nothing
+        is written. Once one record has verified under the current key, a record that does
+        not is a fault of that record and is quarantined as before.
+        """
+        from nbsched.serialization import looks_signed, record_verifies
+        from nbsched.signing import KeyMismatchError, describe_key, get_key
+
+        key = get_key(create=False)
+        if self._key_seen == key or (payload is not None and not looks_signed(payload)):
+            return
+        total = 0
+        for stored in self._scan_payloads():
+            if not looks_signed(stored):
+                continue  # garbage says nothing about the key
+            total += 1
+            if record_verifies(stored):
+                self._key_seen = key
+                return
+        if not total:
+            return
+        raise KeyMismatchError(
+            f"{describe_key()} verifies none of the {total} records in job store "
+            f"{self._store_label()}: they were signed with another key. Nothing was "
+            f"quarantined or changed. Use the key the store's owner signs with (the same "
+            f"key file, or the same NBSCHED_SECRET_KEY); see docs/security.md"
+        )
+
+    def _guard_new_key(self) -> None:
+        """Before writing a record: never create a key silently for a store that has records.
+
+        A new key verifies none of them, so creating one here would strand them all.
+        """
+        from nbsched.signing import MissingKeyError, get_key, key_file_path
+
+        try:
+            get_key(create=False)
+            return
+        except MissingKeyError:
+            pass
+        total = sum(1 for _ in self._scan_payloads())
+        if total:
+            raise MissingKeyError(
+                f"the nbsched key file {key_file_path()} is missing but job store "
+                f"{self._store_label()} holds {total} records signed with a key: restore the "
+                f"key file (mode 0600) or set NBSCHED_SECRET_KEY; no new key was created"
+            )
+        get_key(create=True)
 
     # --- quarantine (persistent stores override) ----------------------------------------------
 

@@ -23,7 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 from sortedcontainers import SortedList
 
-from nbsched.jobstores.base import BaseJobStore, ConflictingIdError, JobLookupError
+from nbsched.jobstores.base import (
+    BaseJobStore,
+    ConflictingIdError,
+    JobLookupError,
+    check_job_id,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from nbsched.job import Job
@@ -71,6 +76,7 @@ class MemoryJobStore(BaseJobStore):
     def add_job(self, job: Job) -> None:
         if job.id in self._entries:
             raise ConflictingIdError(job.id)
+        check_job_id(job.id)  # the limit every store keeps, so jobs move between stores
         entry = (_sort_key(job.next_run_time), next(self._seq), job)
         self._index.add(entry)
         self._entries[job.id] = entry

@@ -12,7 +12,13 @@ Keys (``jobs_key``/``run_times_key`` as in APScheduler; the others derive from `
   could not be restored; their member leaves the sorted set (never due, never listed) but the
   record stays in ``jobs_key`` until retried or removed;
 * ``<jobs_key>.history`` — list of JSON run records, newest first, trimmed to
-  ``history_limit``.
+  ``history_limit``;
+* ``<jobs_key>.bad_members`` — hash: sorted-set member that is not valid UTF-8 → JSON
+  (reason, score, time): set aside, never decoded as an id, kept for inspection.
+
+The sorted set is an unsigned index: the signed record is the truth. A member whose score
+disagrees with its record is re-scored, a member without a record (or a second member for one
+id) is removed, each with a warning, so a changed index can never make the scheduler spin.
 
 Every change that touches several keys runs as one Lua script, so it is atomic: another
 scheduler or a crash never sees a job in the hash without its run time or the other way round.
@@ -33,10 +39,12 @@ from nbsched.jobstores.base import (
     ConflictingIdError,
     JobLookupError,
     QuarantinedJob,
+    check_job_id,
     run_record_from_plain,
     run_record_to_plain,
+    valid_job_id,
 )
-from nbsched.serialization import RecordError, encode_job_state
+from nbsched.serialization import RecordError, SignatureError, encode_job_state
 
 if TYPE_CHECKING:  # pragma: no cover
     from nbsched.history import RunRecord
@@ -112,6 +120,40 @@ return 1
 """
 
 
+# KEYS: jobs, run_times, order   ARGV: id, member
+# A member that does not belong to a live record: relink it, or drop it from the index.
+_ORPHAN = """
+local current = redis.call('HGET', KEYS[3], ARGV[1])
+local exists = redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1
+if current == ARGV[2] and exists then return 0 end
+if not current and exists then
+  redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
+  return 2
+end
+if current == ARGV[2] then redis.call('HDEL', KEYS[3], ARGV[1]) end
+redis.call('ZREM', KEYS[2], ARGV[2])
+return 1
+"""
+
+# KEYS: jobs, run_times, order   ARGV: id, member, record as read, score from the record
+_REINDEX = """
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[3] then return 0 end
+if redis.call('HGET', KEYS[3], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('ZADD', KEYS[2], 'XX', ARGV[4], ARGV[2])
+return 1
+"""
+
+# KEYS: run_times, bad_members   ARGV: member, reason, unix time
+_SET_ASIDE = """
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not score then return 0 end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1],
+  cjson.encode({reason = ARGV[2], at = tonumber(ARGV[3]), score = score}))
+return 1
+"""
+
+
 def _score(run_time: datetime | None) -> float | str:
     return _PAUSED if run_time is None else run_time.timestamp()
 
@@ -134,6 +176,8 @@ class RedisJobStore(BaseJobStore):
         format chooses its own pickle protocol
     :param url: ``redis://`` URL, instead of ``connect_args`` host/port/password
     :param history_limit: run records kept (oldest dropped first)
+    :param read_only: never write: records that fail to verify are skipped and logged instead
+        of quarantined, the index is not repaired (``nbsched list``, tools)
     :param connect_args: keyword arguments for :class:`redis.Redis`
     """
 
@@ -146,9 +190,11 @@ class RedisJobStore(BaseJobStore):
         *,
         url: str | None = None,
         history_limit: int = 1_000,
+        read_only: bool = False,
         **connect_args: Any,
     ) -> None:
         super().__init__()
+        self.read_only = bool(read_only)
         for name, value in (("jobs_key", jobs_key), ("run_times_key", run_times_key)):
             if not isinstance(value, str) or not value:
                 raise ValueError(f"{name} must be a non-empty string, got {value!r}")
@@ -175,6 +221,8 @@ class RedisJobStore(BaseJobStore):
         self.seq_key = f"{jobs_key}.seq"
         self.quarantine_key = f"{jobs_key}.quarantine"
         self.history_key = f"{jobs_key}.history"
+        self.bad_members_key = f"{jobs_key}.bad_members"
+        self._scope = jobs_key  # what a record's signature is bound to besides the id
         self._keys = [self.jobs_key, self.run_times_key, self.order_key, self.quarantine_key]
         register = self._redis.register_script
         self._add_script = register(_ADD)
@@ -182,6 +230,9 @@ class RedisJobStore(BaseJobStore):
         self._remove_script = register(_REMOVE)
         self._quarantine_script = register(_QUARANTINE)
         self._release_script = register(_RELEASE)
+        self._orphan_script = register(_ORPHAN)
+        self._reindex_script = register(_REINDEX)
+        self._set_aside_script = register(_SET_ASIDE)
 
     @property
     def redis(self) -> Redis:
@@ -193,23 +244,42 @@ class RedisJobStore(BaseJobStore):
 
     def _delete_keys(self) -> None:
         """Delete every key of this store, history and counter included (tests, tooling)."""
-        self._redis.delete(*self._keys, self.seq_key, self.history_key)
+        self._redis.delete(*self._keys, self.seq_key, self.history_key, self.bad_members_key)
 
     # --- records --------------------------------------------------------------------------------
 
     def _encode_job(self, job: Job) -> bytes:
-        return encode_job_state(job.__getstate__())
+        self._guard_new_key()
+        return encode_job_state(job.__getstate__(), scope=self._scope)
+
+    def _refuse_write(self) -> None:
+        if self.read_only:
+            raise PermissionError(f"job store {self!r} was opened read-only")
+
+    def _scan_payloads(self) -> Any:
+        return (payload for _, payload in self._redis.hscan_iter(self.jobs_key, count=500))
 
     def _restore_record(self, job_id: str, payload: bytes) -> Job | None:
         """The job from a stored record, or None after quarantining a record that fails.
 
         Only faults of the record quarantine it (see :meth:`BaseJobStore._job_from_record`);
-        a setup problem such as an unusable signing key propagates.
+        a setup problem such as an unusable signing key propagates, and so does a key that
+        verifies none of the store's records (:meth:`BaseJobStore._check_key_fault`).
         """
         try:
-            return self._job_from_record(payload)
+            job = self._job_from_record(payload, job_id, self._scope)
         except RecordError as exc:
+            if isinstance(exc, SignatureError):
+                self._check_key_fault(payload)  # raises if it is the key that is wrong
             reason = f"{type(exc).__name__}: {exc}"
+            if self.read_only:
+                self._logger.error(
+                    "Job %r could not be restored (skipped; read-only, not quarantined): %s",
+                    job_id,
+                    reason,
+                )
+                self._skip_record(job_id, reason)
+                return None
             self._logger.error(
                 "Job %r could not be restored and was quarantined (not run, not deleted): %s",
                 job_id,
@@ -217,28 +287,121 @@ class RedisJobStore(BaseJobStore):
             )
             self._quarantine_script(keys=self._keys, args=[job_id, payload, reason, time.time()])
             return None
+        if self._key_seen is None:
+            from nbsched.signing import get_key
 
-    def _restore_members(self, members: list[bytes]) -> tuple[list[Job], int]:
-        """Jobs for sorted-set members, in order; also how many records failed."""
-        if not members:
-            return [], 0
-        ids = [member[_ID_OFFSET:].decode("utf-8") for member in members]
-        payloads = self._redis.hmget(self.jobs_key, ids)
+            self._key_seen = get_key(create=False)
+        return job
+
+    def _set_aside_member(self, member: bytes, exc: Exception) -> None:
+        """A sorted-set member that is not ``<seq>:<UTF-8 id>``: no job can own it."""
+        reason = f"sorted-set member is not a job id: {type(exc).__name__}: {exc}"
+        shown = member.decode("utf-8", "backslashreplace")
+        if self.read_only:
+            self._logger.error("Skipped index member %r (read-only): %s", shown, reason)
+            self._skip_record(shown, reason)
+            return
+        self._logger.error(
+            "Index member %r of %s set aside in %s (never run): %s",
+            shown,
+            self.run_times_key,
+            self.bad_members_key,
+            reason,
+        )
+        self._set_aside_script(
+            keys=[self.run_times_key, self.bad_members_key], args=[member, reason, time.time()]
+        )
+
+    def _restore_members(
+        self, entries: list[tuple[bytes, float]], now: float | None = None
+    ) -> tuple[list[Job], int, int]:
+        """Jobs for sorted-set ``(member, score)`` entries, in order.
+
+        Also returns how many records failed and how many entries are still in the index
+        range they were read from (for refilling a batch). ``now`` given: only jobs whose
+        *signed* next run time is due by then come back; an entry whose score disagrees with
+        its record is re-scored from the record (never returned as due when it is not).
+        """
+        if not entries:
+            return [], 0, 0
+        ids: list[str] = []
+        kept_entries: list[tuple[bytes, float]] = []
+        kept = 0
+        for member, score in entries:
+            try:
+                ids.append(member[_ID_OFFSET:].decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                self._set_aside_member(member, exc)
+                if self.read_only:
+                    kept += 1
+                continue
+            kept_entries.append((member, score))
+        if not ids:
+            return [], 0, kept
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.hmget(self.jobs_key, ids)
+        pipe.hmget(self.order_key, ids)
+        payloads, owners = pipe.execute()
         jobs: list[Job] = []
         failed = 0
-        for job_id, payload in zip(ids, payloads):
-            if payload is None:  # removed between the two reads
+        for job_id, (member, score), payload, owner in zip(ids, kept_entries, payloads, owners):
+            if payload is None or owner != member:
+                self._orphan(job_id, member)
+                if self.read_only:
+                    kept += 1
                 continue
             job = self._restore_record(job_id, payload)
             if job is None:
                 failed += 1
-            else:
-                jobs.append(job)
-        return jobs, failed
+                if self.read_only:
+                    kept += 1
+                continue
+            run_time = job.next_run_time
+            actual = float("inf") if run_time is None else run_time.timestamp()
+            if actual != score:
+                self._reindex(job, member, payload, score, actual)
+                if now is not None and actual > now:
+                    if self.read_only:
+                        kept += 1
+                    continue
+            kept += 1
+            jobs.append(job)
+        return jobs, failed, kept
+
+    def _orphan(self, job_id: str, member: bytes) -> None:
+        if self.read_only:
+            return
+        outcome = self._orphan_script(keys=self._keys[:3], args=[job_id, member])
+        if outcome == 1:
+            self._logger.warning(
+                "Removed index member %r of %s: it belongs to no job record (changed outside "
+                "nbsched, or a duplicate)",
+                member.decode("utf-8", "backslashreplace"),
+                self.run_times_key,
+            )
+        elif outcome == 2:
+            self._logger.warning("Job %r: relinked its index member %r", job_id, member)
+
+    def _reindex(
+        self, job: Job, member: bytes, payload: bytes, score: float, actual: float
+    ) -> None:
+        self._logger.warning(
+            "Job %r: its score in %s says %r but its signed record says %r; the index was "
+            "changed outside nbsched and is repaired from the record",
+            job.id,
+            self.run_times_key,
+            score,
+            actual,
+        )
+        if not self.read_only:
+            value = _PAUSED if actual == float("inf") else actual
+            self._reindex_script(keys=self._keys[:3], args=[job.id, member, payload, value])
 
     # --- the store API --------------------------------------------------------------------------
 
     def lookup_job(self, job_id: str) -> Job | None:
+        if not valid_job_id(job_id):
+            return None
         pipe = self._redis.pipeline(transaction=True)
         pipe.hget(self.jobs_key, job_id)
         pipe.hexists(self.quarantine_key, job_id)
@@ -252,20 +415,25 @@ class RedisJobStore(BaseJobStore):
             raise ValueError(f"limit must be a non-negative int or None, got {limit!r}")
         timestamp = now.timestamp()
         if limit is None:
-            members = self._redis.zrangebyscore(self.run_times_key, "-inf", timestamp)
-            return self._restore_members(members)[0]
+            entries = self._redis.zrangebyscore(
+                self.run_times_key, "-inf", timestamp, withscores=True
+            )
+            return self._restore_members(entries, timestamp)[0]
         jobs: list[Job] = []
-        # Quarantined members leave the set, so refill the batch past them.
+        offset = 0
+        # Quarantined and orphan members leave the set, re-scored ones the due range: refill
+        # the batch past them.
         for _ in range(_MAX_RESTORE_ROUNDS):
             want = limit - len(jobs)
             if want <= 0:
                 break
-            members = self._redis.zrangebyscore(
-                self.run_times_key, "-inf", timestamp, start=len(jobs), num=want
+            entries = self._redis.zrangebyscore(
+                self.run_times_key, "-inf", timestamp, start=offset, num=want, withscores=True
             )
-            restored, failed = self._restore_members(members)
+            restored, _failed, kept = self._restore_members(entries, timestamp)
             jobs.extend(restored)
-            if not failed:
+            offset += kept
+            if len(restored) == len(entries):
                 break
         return jobs
 
@@ -276,24 +444,32 @@ class RedisJobStore(BaseJobStore):
         return _datetime(first[0][1])
 
     def get_all_jobs(self) -> list[Job]:
-        return self._restore_members(self._redis.zrange(self.run_times_key, 0, -1))[0]
+        entries = self._redis.zrange(self.run_times_key, 0, -1, withscores=True)
+        return self._restore_members(entries)[0]
 
     def add_job(self, job: Job) -> None:
+        self._refuse_write()
+        check_job_id(job.id)
         args = [job.id, self._encode_job(job), _score(job.next_run_time)]
         if not self._add_script(keys=[*self._keys[:3], self.seq_key], args=args):
             raise ConflictingIdError(job.id)
 
     def update_job(self, job: Job) -> None:
+        self._refuse_write()
+        if not valid_job_id(job.id):
+            raise JobLookupError(job.id)
         args = [job.id, self._encode_job(job), _score(job.next_run_time)]
         if not self._update_script(keys=self._keys, args=args):
             raise JobLookupError(job.id)
 
     def remove_job(self, job_id: str) -> None:
-        if not self._remove_script(keys=self._keys, args=[job_id, "0"]):
+        self._refuse_write()
+        if not valid_job_id(job_id) or not self._remove_script(keys=self._keys, args=[job_id, "0"]):
             raise JobLookupError(job_id)
 
     def remove_all_jobs(self) -> None:
-        self._redis.delete(*self._keys)
+        self._refuse_write()
+        self._redis.delete(*self._keys, self.bad_members_key)
 
     def __len__(self) -> int:
         return int(self._redis.hlen(self.jobs_key))
@@ -302,9 +478,10 @@ class RedisJobStore(BaseJobStore):
 
     def get_quarantined_jobs(self) -> list[QuarantinedJob]:
         entries = self._redis.hgetall(self.quarantine_key)
-        if not entries:
+        bad = self._redis.hgetall(self.bad_members_key)
+        if not entries and not bad:
             return []
-        ids = [key.decode("utf-8") for key in entries]
+        ids = [key.decode("utf-8", "backslashreplace") for key in entries]
         members = self._redis.hmget(self.order_key, ids)
         result = []
         for job_id, raw, _member in sorted(
@@ -323,9 +500,23 @@ class RedisJobStore(BaseJobStore):
                     quarantined_at=info.get("at"),
                 )
             )
+        for member, raw in bad.items():
+            info = json.loads(raw)
+            score = info.get("score")
+            result.append(
+                QuarantinedJob(
+                    id=member.decode("utf-8", "backslashreplace"),
+                    reason=info.get("reason", ""),
+                    next_run_time=None if score in (None, "", "inf") else float(score),
+                    quarantined_at=info.get("at"),
+                )
+            )
         return result
 
     def retry_quarantined(self, job_id: str) -> Job:
+        self._refuse_write()
+        if not valid_job_id(job_id):
+            raise JobLookupError(job_id)
         pipe = self._redis.pipeline(transaction=True)
         pipe.hexists(self.quarantine_key, job_id)
         pipe.hget(self.jobs_key, job_id)
@@ -333,8 +524,10 @@ class RedisJobStore(BaseJobStore):
         if not quarantined or payload is None:
             raise JobLookupError(job_id)
         try:
-            job = self._job_from_record(payload)
+            job = self._job_from_record(payload, job_id, self._scope)
         except RecordError as exc:
+            if isinstance(exc, SignatureError):
+                self._check_key_fault(payload)
             reason = f"{type(exc).__name__}: {exc}"
             self._quarantine_script(keys=self._keys, args=[job_id, payload, reason, time.time()])
             raise
@@ -343,13 +536,20 @@ class RedisJobStore(BaseJobStore):
         return job
 
     def remove_quarantined(self, job_id: str) -> None:
-        if not self._remove_script(keys=self._keys, args=[job_id, "1"]):
+        self._refuse_write()
+        for member in self._redis.hkeys(self.bad_members_key):
+            if member.decode("utf-8", "backslashreplace") == job_id:
+                self._redis.hdel(self.bad_members_key, member)
+                return
+        if not valid_job_id(job_id) or not self._remove_script(
+            keys=self._keys, args=[job_id, "1"]
+        ):
             raise JobLookupError(job_id)
 
     # --- run history ----------------------------------------------------------------------------
 
     def record_run(self, record: RunRecord) -> None:
-        if self.history_limit == 0:
+        if self.history_limit == 0 or self.read_only:
             return
         entry = json.dumps(run_record_to_plain(record), separators=(",", ":"))
         pipe = self._redis.pipeline(transaction=True)

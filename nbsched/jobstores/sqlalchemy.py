@@ -30,6 +30,8 @@ lost only to an OS crash or power cut, never to the process dying.
 
 from __future__ import annotations
 
+import logging
+import os
 import pickle
 import threading
 import time
@@ -60,17 +62,19 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from nbsched.jobstores.base import (
     BaseJobStore,
     ConflictingIdError,
     JobLookupError,
     QuarantinedJob,
+    check_job_id,
     run_record_from_plain,
     run_record_to_plain,
+    valid_job_id,
 )
-from nbsched.serialization import RecordError, encode_job_state
+from nbsched.serialization import RecordError, SignatureError, encode_job_state
 
 if TYPE_CHECKING:  # pragma: no cover
     from nbsched.history import RunRecord
@@ -106,6 +110,53 @@ def _reason(exc: BaseException) -> str:
 SQLITE_WAL_AUTOCHECKPOINT = 10_000
 
 
+#: SQLSTATE classes and codes that mean "this connection (and likely every other one to the
+#: same server) is gone": 08 connection exception, 57P01 admin shutdown (pg_terminate_backend,
+#: a restart), 57P02 crash shutdown, 57P03 cannot connect now (starting up, failing over).
+_DISCONNECT_SQLSTATES = ("57P01", "57P02", "57P03")
+#: MySQL/MariaDB client errors for a lost server: gone away, lost during query, can't connect,
+#: server shutdown in progress.
+_MYSQL_DISCONNECTS = frozenset({2003, 2006, 2013, 2055, 1053, 1927, 4031})
+_DISCONNECT_TEXT = (
+    "server closed the connection",
+    "terminating connection",
+    "connection is closed",
+    "the connection is lost",
+    "consuming input failed",
+    "connection already closed",
+    "lost connection",
+    "server has gone away",
+)
+
+
+def _is_disconnect(exc: BaseException | None) -> bool:
+    """Whether a driver error means the server connection was lost (restart, failover,
+    ``pg_terminate_backend``): then every pooled connection is stale, not only this one."""
+    seen = 0
+    while exc is not None and seen < 5:
+        seen += 1
+        sqlstate = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
+        if isinstance(sqlstate, str) and (
+            sqlstate.startswith("08") or sqlstate in _DISCONNECT_SQLSTATES
+        ):
+            return True
+        args = getattr(exc, "args", ())
+        if args and type(args[0]) is int and args[0] in _MYSQL_DISCONNECTS:
+            return True
+        text = str(exc).lower()
+        if any(marker in text for marker in _DISCONNECT_TEXT):
+            return True
+        exc = getattr(exc, "orig", None) or exc.__cause__
+    return False
+
+
+def _on_handle_error(context: Any) -> None:
+    """SQLAlchemy ``handle_error``: count lost-server errors as disconnects (whole pool)."""
+    if not context.is_disconnect and _is_disconnect(context.original_exception):
+        context.is_disconnect = True
+        context.invalidate_pool_on_disconnect = True
+
+
 def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     """WAL + synchronous=NORMAL: durable against process death, no fsync per commit."""
     cursor = dbapi_connection.cursor()
@@ -113,6 +164,16 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_AUTOCHECKPOINT}")
+        cursor.execute("PRAGMA busy_timeout=10000")
+    finally:
+        cursor.close()
+
+
+def _set_sqlite_read_only(dbapi_connection: Any, _record: Any) -> None:
+    """A read-only store's SQLite connection: refuses every write, changes no setting."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA query_only=ON")
         cursor.execute("PRAGMA busy_timeout=10000")
     finally:
         cursor.close()
@@ -184,6 +245,9 @@ class SQLAlchemyJobStore(BaseJobStore):
     :param engine_options: keyword arguments for :func:`~sqlalchemy.create_engine` (only when
         the store creates the engine)
     :param history_limit: run records kept in the history table (oldest pruned first)
+    :param read_only: never write: no tables are created (a missing table reads as an empty
+        store), records that fail to verify are skipped and logged instead of quarantined,
+        and the SQLite connection runs with ``query_only``; for ``nbsched list`` and tools
     """
 
     def __init__(
@@ -197,8 +261,13 @@ class SQLAlchemyJobStore(BaseJobStore):
         engine_options: dict[str, Any] | None = None,
         *,
         history_limit: int = 10_000,
+        read_only: bool = False,
     ) -> None:
         super().__init__()
+        self.read_only = bool(read_only)
+        #: What a record's signature is bound to besides the job id (docs/security.md).
+        self._scope = f"{tableschema}.{tablename}" if tableschema else tablename
+        self._absent = False
         if not isinstance(tablename, str) or not tablename:
             raise ValueError(f"tablename must be a non-empty string, got {tablename!r}")
         if not isinstance(history_limit, int) or history_limit < 0:
@@ -208,7 +277,9 @@ class SQLAlchemyJobStore(BaseJobStore):
         self.pickle_protocol = pickle_protocol
         self.history_limit = history_limit
         self._owns_engine = engine is None
-        self.engine = self._make_engine(url, engine, engine_options)
+        self.engine = self._make_engine(url, engine, engine_options, self.read_only)
+        if not event.contains(self.engine, "handle_error", _on_handle_error):
+            event.listen(self.engine, "handle_error", _on_handle_error)
 
         metadata = metadata if metadata is not None else MetaData()
         self.metadata = metadata
@@ -260,7 +331,10 @@ class SQLAlchemyJobStore(BaseJobStore):
 
     @staticmethod
     def _make_engine(
-        url: str | None, engine: Engine | str | None, engine_options: dict[str, Any] | None
+        url: str | None,
+        engine: Engine | str | None,
+        engine_options: dict[str, Any] | None,
+        read_only: bool = False,
     ) -> Engine:
         if engine is not None:
             if isinstance(engine, str):
@@ -280,7 +354,8 @@ class SQLAlchemyJobStore(BaseJobStore):
             raise ValueError(f"url must be a database URL string, got {url!r}")
         created = create_engine(url, **(engine_options or {}))
         if created.dialect.name == "sqlite":
-            event.listen(created, "connect", _set_sqlite_pragmas)
+            pragmas = _set_sqlite_read_only if read_only else _set_sqlite_pragmas
+            event.listen(created, "connect", pragmas)
         return created
 
     def _build_statements(self) -> None:
@@ -289,7 +364,7 @@ class SQLAlchemyJobStore(BaseJobStore):
         live = c.quarantine.is_(None)
         dialect = self.engine.dialect
         due = (
-            select(c.id, c.job_state)
+            select(c.id, c.job_state, c.next_run_time)
             .where(live, c.next_run_time <= bindparam("b_now"))
             .order_by(c.next_run_time, c.seq)
         )
@@ -319,6 +394,11 @@ class SQLAlchemyJobStore(BaseJobStore):
             "all": select(c.id, c.job_state)
             .where(live)
             .order_by(c.next_run_time.is_(None), c.next_run_time, c.seq),
+            "scan": select(c.job_state),
+            "count": select(func.count()).select_from(self.jobs_t),
+            "reindex": update(self.jobs_t)
+            .where(c.id == bindparam("b_id"), c.job_state == bindparam("b_state"))
+            .values(next_run_time=bindparam("b_time")),
         }
         self._prepared = {name: _Prepared(stmt, dialect) for name, stmt in self._sql.items()}
         self._integrity_error = dialect.loaded_dbapi.IntegrityError
@@ -347,8 +427,10 @@ class SQLAlchemyJobStore(BaseJobStore):
             except self._integrity_error:
                 raw.close()  # the pool rolls back on return
                 raise
-            except BaseException:
+            except BaseException as exc:
                 raw.invalidate()  # maybe broken (server restart, network): never reuse it
+                if _is_disconnect(exc):
+                    self._invalidate_pool(exc)
                 raise
             raw.close()
             return result
@@ -374,6 +456,26 @@ class SQLAlchemyJobStore(BaseJobStore):
                 raw.invalidate()
                 raise
 
+    def _invalidate_pool(self, exc: BaseException) -> None:
+        """The server went away: every pooled connection is stale, so none is reused.
+
+        What SQLAlchemy does for a disconnect seen through its execution layer
+        (``invalidate_pool_on_disconnect``): connections older than now are replaced at their
+        next checkout, so the next attempt after a restart or failover connects afresh
+        instead of failing once per stale pooled connection.
+        """
+        logging.getLogger("nbsched.jobstores").warning(
+            "Lost the database connection (%s: %s); reconnecting every pooled connection",
+            type(exc).__name__,
+            str(exc).splitlines()[0] if str(exc) else "",
+        )
+        pool = self.engine.pool
+        invalidate = getattr(pool, "_invalidate", None)
+        if invalidate is not None:
+            invalidate(None, exc)
+        else:  # pragma: no cover - a pool without SQLAlchemy's private hook
+            self.engine.dispose(close=False)
+
     @staticmethod
     def _execute(raw: Any, sql: str, params: Any, write: bool) -> Any:
         cursor = raw.cursor()
@@ -389,13 +491,51 @@ class SQLAlchemyJobStore(BaseJobStore):
 
     def start(self, scheduler: Any, alias: str) -> None:
         super().start(scheduler, alias)
-        self._create_tables()
+        if self.read_only:
+            self._open_read_only()
+        else:
+            self._create_tables()
+
+    def _open_read_only(self) -> None:
+        """Look, never create: a store that does not exist yet reads as empty."""
+        url = self.engine.url
+        if self.engine.dialect.name == "sqlite":
+            database = url.database or ""
+            plain_file = database not in ("", ":memory:") and not database.startswith("file:")
+            if plain_file and not os.path.exists(database):
+                self._absent = True  # connecting would create the file
+                return
+        if not inspect(self.engine).has_table(self.jobs_t.name, schema=self.jobs_t.schema):
+            self._absent = True
+            return
+        self._check_columns()
+
+    def _create_safely(self, tables: list[Table]) -> None:
+        """CREATE TABLE that tolerates other processes creating the same tables at once.
+
+        ``checkfirst`` looks before it creates, so two processes starting together on a fresh
+        database both decide to create: the loser fails with "already exists"
+        (SQLite, MySQL) or DuplicateTable/UniqueViolation on the catalog (PostgreSQL). Such an
+        error is harmless when the tables exist now; the creation is then looked at again.
+        """
+        schema = tables[0].schema
+        for attempt in range(8):
+            try:
+                self.metadata.create_all(self.engine, tables=tables, checkfirst=True)
+                return
+            except DBAPIError as exc:
+                existing = set(inspect(self.engine).get_table_names(schema=schema))
+                if all(table.name in existing for table in tables):
+                    return
+                if attempt == 7 or exc.connection_invalidated:
+                    raise
+                time.sleep(0.02 * (attempt + 1))  # the winner is committing its DDL
 
     def _create_tables(self) -> None:
         name = self.jobs_t.name
         if inspect(self.engine).has_table(name, schema=self.jobs_t.schema):
             self._check_columns()
-        self.metadata.create_all(self.engine, tables=[self.jobs_t, self.schema_t], checkfirst=True)
+        self._create_safely([self.jobs_t, self.schema_t])
         version_query = select(self.schema_t.c.version).where(self.schema_t.c.name == name)
         with self.engine.connect() as conn:
             version = conn.execute(version_query).scalar()
@@ -457,8 +597,8 @@ class SQLAlchemyJobStore(BaseJobStore):
                 if self._runs_ready:
                     return True
                 if create:
-                    self.runs_t.create(self.engine, checkfirst=True)
-                elif not inspect(self.engine).has_table(
+                    self._create_safely([self.runs_t])
+                elif self._absent or not inspect(self.engine).has_table(
                     self.runs_t.name, schema=self.runs_t.schema
                 ):
                     return False
@@ -468,23 +608,51 @@ class SQLAlchemyJobStore(BaseJobStore):
     # --- records --------------------------------------------------------------------------------
 
     def _encode_job(self, job: Job) -> bytes:
-        return encode_job_state(job.__getstate__())
+        self._guard_new_key()
+        return encode_job_state(job.__getstate__(), scope=self._scope)
+
+    def _refuse_write(self) -> None:
+        if self.read_only:
+            raise PermissionError(f"job store {self!r} was opened read-only")
+
+    def _scan_payloads(self) -> Any:
+        if self._absent:
+            return iter(())
+        return (bytes(row[0]) for row in self._run("scan"))
 
     def _restore_row(self, job_id: str, payload: bytes) -> Job | None:
         """The job from a stored record, or None after quarantining a record that fails.
 
         Only faults of the record quarantine it (see :meth:`BaseJobStore._job_from_record`);
         a setup problem such as an unusable signing key propagates instead of condemning
-        every record.
+        every record, and so does a key that verifies none of the store's records
+        (:meth:`BaseJobStore._check_key_fault`).
         """
         try:
-            return self._job_from_record(payload)
+            job = self._job_from_record(payload, job_id, self._scope)
+        except SignatureError as exc:
+            self._check_key_fault(payload)  # raises if it is the key that is wrong
+            self._quarantine(job_id, payload, exc)
+            return None
         except RecordError as exc:
             self._quarantine(job_id, payload, exc)
             return None
+        if self._key_seen is None:
+            from nbsched.signing import get_key
+
+            self._key_seen = get_key(create=False)
+        return job
 
     def _quarantine(self, job_id: str, payload: bytes, exc: BaseException) -> None:
         reason = _reason(exc)
+        if self.read_only:
+            self._logger.error(
+                "Job %r could not be restored (skipped; read-only, not quarantined): %s",
+                job_id,
+                reason,
+            )
+            self._skip_record(job_id, reason)
+            return
         self._logger.error(
             "Job %r could not be restored and was quarantined (not run, not deleted): %s",
             job_id,
@@ -499,38 +667,89 @@ class SQLAlchemyJobStore(BaseJobStore):
                 .values(quarantine=reason, quarantined_at=time.time())
             )
 
+    def _repair_index(self, job: Job, payload: bytes, indexed: float | None) -> None:
+        """The next_run_time column disagrees with the signed record: the record wins."""
+        actual = _timestamp(job.next_run_time)
+        self._logger.warning(
+            "Job %r: the next_run_time column says %r but its signed record says %r; the "
+            "column was changed outside nbsched and is repaired from the record",
+            job.id,
+            indexed,
+            actual,
+        )
+        if not self.read_only:
+            self._run(
+                "reindex", {"b_id": job.id, "b_state": payload, "b_time": actual}, write=True
+            )
+
     # --- the store API --------------------------------------------------------------------------
 
     def lookup_job(self, job_id: str) -> Job | None:
+        if self._absent or not valid_job_id(job_id):
+            return None
         rows = self._run("lookup", {"b_id": job_id})
         return self._restore_row(job_id, rows[0][0]) if rows else None
 
     def get_due_jobs(self, now: datetime, limit: int | None = None) -> list[Job]:
         if limit is not None and (type(limit) is not int or limit < 0):
             raise ValueError(f"limit must be a non-negative int or None, got {limit!r}")
+        if self._absent:
+            return []
         timestamp = now.timestamp()
         if limit is None:
-            return self._restore_rows(self._run("due", {"b_now": timestamp}))
+            return self._restore_due(self._run("due", {"b_now": timestamp}), timestamp)[0]
         jobs: list[Job] = []
-        # Quarantined rows drop out of the query, so refill the batch past them.
+        # Quarantined rows and rows whose index was wrong drop out of the query, so refill
+        # the batch past them.
+        offset = 0
         for _ in range(_MAX_RESTORE_ROUNDS):
             want = limit - len(jobs)
             if want <= 0:
                 break
             rows = self._run(
-                "due_limit", {"b_now": timestamp, "b_limit": want, "b_offset": len(jobs)}
+                "due_limit", {"b_now": timestamp, "b_limit": want, "b_offset": offset}
             )
-            restored = self._restore_rows(rows)
+            restored, kept_in_index = self._restore_due(rows, timestamp)
             jobs.extend(restored)
+            offset += kept_in_index
             if len(restored) == len(rows):
                 break
         return jobs
 
+    def _restore_due(self, rows: list[Any], now: float) -> tuple[list[Job], int]:
+        """Due jobs from due rows; also how many of the rows are still due in the index.
+
+        The next_run_time column is an unsigned index: a row made to look due (a paused job
+        given a past time, say) would come back on every query and make the scheduler spin.
+        The signed record is the truth: such a row is repaired and not returned.
+        """
+        jobs = []
+        kept = 0
+        for job_id, payload, indexed in rows:
+            job = self._restore_row(job_id, payload)
+            if job is None:
+                continue
+            run_time = job.next_run_time
+            actual = None if run_time is None else run_time.timestamp()
+            if actual != indexed:
+                self._repair_index(job, payload, indexed)
+                if actual is None or actual > now:
+                    if self.read_only:
+                        kept += 1
+                    continue
+            kept += 1
+            jobs.append(job)
+        return jobs, kept
+
     def get_next_run_time(self) -> datetime | None:
+        if self._absent:
+            return None
         rows = self._run("next")
         return _datetime(rows[0][0]) if rows else None
 
     def get_all_jobs(self) -> list[Job]:
+        if self._absent:
+            return []
         return self._restore_rows(self._run("all"))
 
     def _restore_rows(self, rows: list[Any]) -> list[Job]:
@@ -542,6 +761,8 @@ class SQLAlchemyJobStore(BaseJobStore):
         return jobs
 
     def add_job(self, job: Job) -> None:
+        self._refuse_write()
+        check_job_id(job.id)
         values = {
             "b_id": job.id,
             "b_time": _timestamp(job.next_run_time),
@@ -553,6 +774,9 @@ class SQLAlchemyJobStore(BaseJobStore):
             raise ConflictingIdError(job.id) from exc
 
     def update_job(self, job: Job) -> None:
+        self._refuse_write()
+        if not valid_job_id(job.id):
+            raise JobLookupError(job.id)
         values = {
             "b_id": job.id,
             "b_state": self._encode_job(job),
@@ -562,19 +786,25 @@ class SQLAlchemyJobStore(BaseJobStore):
             raise JobLookupError(job.id)
 
     def remove_job(self, job_id: str) -> None:
-        if self._run("delete", {"b_id": job_id}, write=True) == 0:
+        self._refuse_write()
+        if not valid_job_id(job_id) or self._run("delete", {"b_id": job_id}, write=True) == 0:
             raise JobLookupError(job_id)
 
     def remove_all_jobs(self) -> None:
+        self._refuse_write()
         self._run("delete_all", write=True)
 
     def __len__(self) -> int:
+        if self._absent:
+            return 0
         with self.engine.connect() as conn:
             return conn.execute(select(func.count()).select_from(self.jobs_t)).scalar() or 0
 
     # --- quarantine -----------------------------------------------------------------------------
 
     def get_quarantined_jobs(self) -> list[QuarantinedJob]:
+        if self._absent:
+            return []
         c = self.jobs_t.c
         stmt = (
             select(c.id, c.quarantine, c.next_run_time, c.quarantined_at)
@@ -586,6 +816,9 @@ class SQLAlchemyJobStore(BaseJobStore):
         return [QuarantinedJob(*row) for row in rows]
 
     def retry_quarantined(self, job_id: str) -> Job:
+        self._refuse_write()
+        if not valid_job_id(job_id):
+            raise JobLookupError(job_id)
         c = self.jobs_t.c
         with self.engine.connect() as conn:
             payload = conn.execute(
@@ -594,8 +827,10 @@ class SQLAlchemyJobStore(BaseJobStore):
         if payload is None:
             raise JobLookupError(job_id)
         try:
-            job = self._job_from_record(bytes(payload))
+            job = self._job_from_record(bytes(payload), job_id, self._scope)
         except RecordError as exc:
+            if isinstance(exc, SignatureError):
+                self._check_key_fault(bytes(payload))
             with self.engine.begin() as conn:
                 conn.execute(
                     update(self.jobs_t)
@@ -613,6 +848,9 @@ class SQLAlchemyJobStore(BaseJobStore):
         return job
 
     def remove_quarantined(self, job_id: str) -> None:
+        self._refuse_write()
+        if not valid_job_id(job_id):
+            raise JobLookupError(job_id)
         c = self.jobs_t.c
         with self.engine.begin() as conn:
             result = conn.execute(
@@ -624,7 +862,7 @@ class SQLAlchemyJobStore(BaseJobStore):
     # --- run history ----------------------------------------------------------------------------
 
     def record_run(self, record: RunRecord) -> None:
-        if self.history_limit == 0:
+        if self.history_limit == 0 or self.read_only:
             return
         row = run_record_to_plain(record)
         self._runs_table_exists(create=True)

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from nbsched.jobstores.base import ConflictingIdError, JobLookupError, QuarantinedJob
-from nbsched.signing import SigningKeyError
+from nbsched.signing import KeyMismatchError, SigningKeyError
 
 UTC = timezone.utc
 BASE = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -79,21 +79,38 @@ def test_a_real_job_round_trips_every_field(store, make_job):
     assert str(restored) == str(job)
 
 
-def test_record_signed_with_another_key_is_quarantined_then_retried(
+def test_a_key_that_verifies_no_record_is_a_configuration_error(
     store, make_job, monkeypatch
 ):
+    """Another user's key (or a lost one) must not quarantine every record (issue 11.1)."""
     store.add_job(make_job("a", at(10)))
     store.add_job(make_job("b", at(20)))
     monkeypatch.setenv("NBSCHED_SECRET_KEY", "somebody else's key")
-    assert store.get_due_jobs(at(100)) == []
-    quarantined = {q.id: q for q in store.get_quarantined_jobs()}
-    assert sorted(quarantined) == ["a", "b"]
-    assert "SignatureError" in quarantined["a"].reason
-    assert quarantined["a"].quarantined_at is not None
+    with pytest.raises(KeyMismatchError, match="verifies none of the 2 records"):
+        store.get_due_jobs(at(100))
+    with pytest.raises(KeyMismatchError, match="NBSCHED_SECRET_KEY"):
+        store.get_all_jobs()
+    assert store.get_quarantined_jobs() == []
     monkeypatch.setenv("NBSCHED_SECRET_KEY", "job store test suite")  # the right key again
-    assert store.retry_quarantined("a").id == "a"
-    assert store.retry_quarantined("b").next_run_time == at(20)
     assert [job.id for job in store.get_due_jobs(at(100))] == ["a", "b"]
+
+
+def test_record_signed_with_another_key_is_quarantined_then_retried(
+    store, make_job, monkeypatch
+):
+    """Once the key verifies one record, a record it does not verify is that record's fault."""
+    store.add_job(make_job("a", at(10)))
+    monkeypatch.setenv("NBSCHED_SECRET_KEY", "somebody else's key")
+    store.add_job(make_job("b", at(20)))
+    monkeypatch.setenv("NBSCHED_SECRET_KEY", "job store test suite")
+    assert [job.id for job in store.get_due_jobs(at(100))] == ["a"]
+    quarantined = {q.id: q for q in store.get_quarantined_jobs()}
+    assert sorted(quarantined) == ["b"]
+    assert "SignatureError" in quarantined["b"].reason
+    assert quarantined["b"].quarantined_at is not None
+    monkeypatch.setenv("NBSCHED_SECRET_KEY", "somebody else's key")
+    assert store.retry_quarantined("b").next_run_time == at(20)
+    monkeypatch.setenv("NBSCHED_SECRET_KEY", "job store test suite")
 
 
 def _unusable_key_file(monkeypatch, tmp_path) -> None:
@@ -129,11 +146,13 @@ def test_retry_with_an_unusable_signing_key_keeps_the_quarantine_reason(
 ):
     store.add_job(make_job("a", at(10)))
     monkeypatch.setenv("NBSCHED_SECRET_KEY", "somebody else's key")
-    assert store.get_all_jobs() == []
+    store.add_job(make_job("b", at(10)))
+    monkeypatch.setenv("NBSCHED_SECRET_KEY", "job store test suite")
+    assert ids(store.get_all_jobs()) == ["a"]
     (before,) = store.get_quarantined_jobs()
     _unusable_key_file(monkeypatch, tmp_path)
     with pytest.raises(SigningKeyError):
-        store.retry_quarantined("a")
+        store.retry_quarantined("b")
     assert store.get_quarantined_jobs() == [before]
 
 

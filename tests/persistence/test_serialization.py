@@ -698,7 +698,7 @@ V1_RECORD = bytes.fromhex(
 
 def test_format_1_records_are_still_read(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NBSCHED_SECRET_KEY", V1_KEY)
-    assert V1_RECORD[4] == 1 and RECORD_VERSION == 2
+    assert V1_RECORD[4] == 1 and RECORD_VERSION == 3
     state = decode_job_state(V1_RECORD)
     assert state["func"] == "operator:add" and state["args"] == (1, 2)
     assert state["id"] == "v1-job" and state["name"] == "old job"
@@ -724,10 +724,41 @@ def test_format_1_records_are_still_verified(
     assert unpickle_spy == []
 
 
-def test_new_records_are_format_2() -> None:
+def test_new_records_are_format_3() -> None:
     payload = encode_job_state(state_for(add))
-    assert payload[:5] == MAGIC + bytes([2])
-    assert describe_record(payload)["format"] == 2
+    assert payload[:5] == MAGIC + bytes([3])
+    assert describe_record(payload)["format"] == 3
+
+
+def _as_format_2(payload: bytes) -> bytes:
+    """The same body signed as format 2 (no binding), as nbsched 0.2 wrote it."""
+    from nbsched.signing import sign
+
+    prefix = MAGIC + bytes([2])
+    body = payload[37:]
+    return prefix + sign(prefix + body) + body
+
+
+def test_format_2_records_are_still_read_without_a_binding() -> None:
+    state = state_for(add)
+    old = _as_format_2(encode_job_state(state, scope="nbsched_jobs"))
+    assert decode_job_state(old)["id"] == state["id"]
+    # No binding in format 2: any id and store verify; the store compares the state's id.
+    assert decode_job_state(old, job_id="other", scope="elsewhere")["id"] == state["id"]
+
+
+def test_format_3_records_are_bound_to_id_and_store() -> None:
+    from nbsched.serialization import BindingError
+
+    state = state_for(add)
+    payload = encode_job_state(state, scope="nbsched_jobs")
+    assert decode_job_state(payload, job_id=state["id"], scope="nbsched_jobs")["id"]
+    assert decode_job_state(payload)["id"] == state["id"]  # no context: what it claims
+    with pytest.raises(BindingError, match="found as job 'copy'"):
+        decode_job_state(payload, job_id="copy", scope="nbsched_jobs")
+    with pytest.raises(BindingError, match="in store 'other_table'"):
+        decode_job_state(payload, job_id=state["id"], scope="other_table")
+    assert describe_record(payload)["store"] == "nbsched_jobs"
 
 
 @pytest.mark.parametrize(
