@@ -166,6 +166,23 @@ def test_or_keeps_a_date_member_that_another_member_preceded():
     ]
 
 
+def test_or_picks_the_earliest_instant_in_a_repeated_hour():
+    # Same zone, same day: Python's min() would compare wall readings and pick the
+    # second 02:30 (01:30 UTC) over the first 02:45 (00:45 UTC).
+    from zoneinfo import ZoneInfo
+
+    berlin = ZoneInfo("Europe/Berlin")
+    second_0230 = datetime(2026, 10, 25, 2, 30, fold=1, tzinfo=berlin)
+    first_0245 = datetime(2026, 10, 25, 2, 45, fold=0, tzinfo=berlin)
+    trigger = OrTrigger([DateTrigger(second_0230), DateTrigger(first_0245)])
+    now = datetime(2026, 10, 24, tzinfo=UTC)
+    assert trigger.get_next_fire_time(None, now).isoformat() == "2026-10-25T02:45:00+02:00"
+    assert [t.isoformat() for t in trigger.preview(3, now)] == [
+        "2026-10-25T02:45:00+02:00",
+        "2026-10-25T02:30:00+01:00",
+    ]
+
+
 def test_or_ends_when_all_members_end():
     trigger = OrTrigger([DateTrigger(NOW), DateTrigger(NOW + timedelta(hours=1))])
     assert chain(trigger, 5, NOW) == [NOW, NOW + timedelta(hours=1)]
