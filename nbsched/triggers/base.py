@@ -250,7 +250,8 @@ class BaseTrigger(ABC):
 
     def __eq__(self, other: object) -> bool:
         if not self._state_fields:
-            return self is other  # a custom trigger: identity, as in APScheduler
+            # A custom trigger: identity, as in APScheduler (object's own rule).
+            return True if self is other else NotImplemented
         if type(other) is not type(self):
             return NotImplemented
         return self._state_values() == other._state_values()
