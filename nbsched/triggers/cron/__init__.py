@@ -33,7 +33,7 @@ from nbsched.triggers.cron.fields import (
     BaseField,
     make_field,
 )
-from nbsched.triggers.cron.offsets import unclean_days
+from nbsched.triggers.cron.offsets import day_offset, unclean_days
 from nbsched.triggers.cron.walks import crontab_walk, keyword_walk
 
 __all__ = ["CronTrigger", "get_localzone"]
@@ -211,6 +211,7 @@ class CronTrigger(BaseTrigger):
         self._set("_next_weekday", _next_table(weekday.values, 7))
         self._set("_day_tables", {})
         self._set("_dom_tables", {})
+        self._set("_plain_days", {})
         self._set("_fixed_offset", _is_fixed_offset(self.timezone))
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -223,6 +224,8 @@ class CronTrigger(BaseTrigger):
     def _dom_table(self, year: int, month: int) -> list[int]:
         """Next-allowed-day table of the day field alone (APScheduler checks the week
         and weekday fields separately), cached (bounded) per (year, month)."""
+        if self._weeks is None and self._weekdays is None and not self.day_or:
+            return self._day_table_for(year, month)  # the day field alone decides
         key = year * 13 + month
         table = self._dom_tables.get(key)
         if table is None:
@@ -271,10 +274,21 @@ class CronTrigger(BaseTrigger):
         return table
 
     def _plain_day(self, ordinal: int) -> bool:
-        """True when local day ``ordinal`` keeps one UTC offset (and so, at the same
-        offset as its neighbours, needs no DST rule at all)."""
-        days = unclean_days(self.timezone, date.fromordinal(ordinal).year)
-        return not days or ordinal not in days
+        """True when local day ``ordinal`` keeps one UTC offset, so that no DST rule
+        matters within it. Remembered per trigger (bounded) for the fast path."""
+        plain = self._plain_days.get(ordinal)
+        if plain is None:
+            days = unclean_days(self.timezone, date.fromordinal(ordinal).year)
+            plain = not days or ordinal not in days
+            if len(self._plain_days) >= _DAY_CACHE_LIMIT:
+                self._plain_days.clear()
+            self._plain_days[ordinal] = plain
+        return plain
+
+    def _day_offset(self, year: int, month: int, day: int) -> timedelta | None:
+        """The UTC offset all through a local day that keeps one, else None (the
+        keyword form's exact walk asks it at every carry)."""
+        return day_offset(self.timezone, year, date(year, month, day).toordinal())
 
     def _plain_span(self, first: int, last: int) -> bool:
         """True when no UTC offset change lies within local days ``first``..``last``
@@ -348,7 +362,6 @@ class CronTrigger(BaseTrigger):
     ) -> datetime | None:
         tz = self.timezone
         prev = previous_fire_time
-        mode = self.crontab_mode
         start: datetime | None = None
         if (
             prev is not None
@@ -356,33 +369,44 @@ class CronTrigger(BaseTrigger):
             and not prev.microsecond
             and not prev.fold
             and (now is prev or (now.tzinfo is tz and not now.fold and now >= prev))
-            and (self._fixed_offset or self._plain_day(prev.toordinal()))
+            and (self._fixed_offset or self._plain_days.get(prev.toordinal(), False))
         ):
             # Fast path for the common call: a whole-second previous fire time in our
-            # zone on a day without an offset change, and a clock at or after it. Every
-            # rule then starts one second later (the search carries any overflow), with
-            # no datetime arithmetic at all.
-            first_day = (prev.year, prev.month, prev.day)
-            wall = (*first_day, prev.hour, prev.minute, prev.second + 1)
+            # zone on a day without an offset change (known from an earlier call), and a
+            # clock at or after it. Every rule then starts one second later (the search
+            # carries any overflow), with no datetime arithmetic at all.
+            y, mo, d = prev.year, prev.month, prev.day
+            found = self._next_wall(y, mo, d, prev.hour, prev.minute, prev.second + 1)
+            if found is None:
+                return None
+            if self._fixed_offset or (found[2] == d and found[1] == mo and found[0] == y):
+                # Still on that day: exact under every rule.
+                fire_time = datetime(*found, tzinfo=tz)
+                end_date = self.end_date
+                if (end_date is None or fire_time <= end_date) and not self.jitter:
+                    return fire_time
+                return self._finish(fire_time, now)
+            first_day = (y, mo, d)
         else:
             start = self._search_start(prev, now)
             if start is None:
                 return None
             first_day = (start.year, start.month, start.day)
-            if mode == "fixed":
-                wall = self._crontab_start_wall(start)
+            if self.crontab_mode == "fixed":
+                found = self._next_wall(*self._crontab_start_wall(start))
             elif self._fixed_offset or self._plain_day(start.toordinal()):
-                wall = (*first_day, start.hour, start.minute, start.second)
+                found = self._next_wall(*first_day, start.hour, start.minute, start.second)
+                if found is not None and found[:3] == first_day:
+                    return self._finish(datetime(*found, tzinfo=tz), now)
             else:
                 return self._finish(self._walk(start), now)
+            if found is None:
+                return None
 
-        found = self._next_wall(*wall)
-        if found is None:
-            return None
         fire_time = datetime(*found, tzinfo=tz)
-        if self._fixed_offset or (found[:3] == first_day and (start is None or mode != "fixed")):
-            pass  # on the start's day, which is known to keep one offset: exact
-        elif mode == "fixed":
+        if self._fixed_offset:
+            pass
+        elif self.crontab_mode == "fixed":
             # Debian cron: a wall time inside a gap runs when the gap ends; a repeated
             # one once, at its first occurrence (fold=0, as built).
             if not self._plain_day(fire_time.toordinal()) and _is_missing(fire_time):
@@ -508,13 +532,15 @@ class CronTrigger(BaseTrigger):
 
 
 def _next_table(values: tuple[int, ...], maximum: int) -> list[int]:
-    """``table[v]`` = smallest of ``values`` >= v, or -1; valid for v in 0..maximum."""
+    """``table[v]`` = smallest of ``values`` (sorted) >= v, or -1; valid for v in 0..maximum."""
     table = [-1] * (maximum + 1)
-    following = -1
-    for v in range(maximum, -1, -1):
-        if v in values:
-            following = v
-        table[v] = following
+    start = 0
+    for value in values:
+        if value > maximum:
+            break
+        if value >= start:
+            table[start : value + 1] = [value] * (value + 1 - start)
+            start = value + 1
     return table
 
 

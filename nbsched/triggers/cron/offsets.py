@@ -18,24 +18,40 @@ process, shared by every trigger.
 
 from __future__ import annotations
 
-from datetime import date, datetime, tzinfo
+from bisect import bisect_right
+from datetime import date, datetime, timedelta, tzinfo
 
-__all__ = ["unclean_days"]
+__all__ = ["day_offset", "unclean_days"]
 
-_CACHE: dict[tuple[tzinfo, int], tuple[int, ...]] = {}
+# (zone, year) -> (sorted unclean ordinals, the same as a set, ordinals where the midnight
+# offset takes a new value, those values)
+_CACHE: dict[tuple[tzinfo, int], tuple[tuple[int, ...], frozenset, tuple[int, ...], tuple]] = {}
 _CACHE_LIMIT = 65_536
+
+
+def _info(tz: tzinfo, year: int) -> tuple[tuple[int, ...], frozenset, tuple[int, ...], tuple]:
+    key = (tz, year)
+    info = _CACHE.get(key)
+    if info is None:
+        info = _find(tz, year)
+        if len(_CACHE) >= _CACHE_LIMIT:
+            _CACHE.clear()
+        _CACHE[key] = info
+    return info
 
 
 def unclean_days(tz: tzinfo, year: int) -> tuple[int, ...]:
     """Sorted ordinals of the days of ``year`` (local) near an offset change."""
-    key = (tz, year)
-    days = _CACHE.get(key)
-    if days is None:
-        days = _find(tz, year)
-        if len(_CACHE) >= _CACHE_LIMIT:
-            _CACHE.clear()
-        _CACHE[key] = days
-    return days
+    return _info(tz, year)[0]
+
+
+def day_offset(tz: tzinfo, year: int, ordinal: int) -> timedelta | None:
+    """The UTC offset all through local day ``ordinal`` (in ``year``), or None for a day
+    near an offset change."""
+    _, day_set, starts, offsets = _info(tz, year)
+    if ordinal in day_set:
+        return None
+    return offsets[bisect_right(starts, ordinal) - 1]
 
 
 def _midnight_offsets(tz: tzinfo, ordinal: int) -> tuple:
@@ -44,7 +60,7 @@ def _midnight_offsets(tz: tzinfo, ordinal: int) -> tuple:
     return (tz.utcoffset(midnight), tz.utcoffset(midnight.replace(fold=1)))
 
 
-def _find(tz: tzinfo, year: int) -> tuple[int, ...]:
+def _find(tz: tzinfo, year: int) -> tuple[tuple[int, ...], frozenset, tuple[int, ...], tuple]:
     first, last = date(year, 1, 1).toordinal(), date(year, 12, 31).toordinal()
     samples = [date(year, month, day).toordinal() for month in range(1, 13) for day in (1, 16)]
     # Reach into the neighbouring years so that changes next to New Year are seen.
@@ -55,6 +71,7 @@ def _find(tz: tzinfo, year: int) -> tuple[int, ...]:
     marked: set[int] = set()
     low = samples[0]
     low_value = _midnight_offsets(tz, low)
+    starts, offsets = [low], [low_value[0]]
     if low_value[0] != low_value[1]:
         marked.update((low - 1, low, low + 1))
     for high in samples[1:]:
@@ -70,5 +87,8 @@ def _find(tz: tzinfo, year: int) -> tuple[int, ...]:
                     b = middle
             marked.update((b - 2, b - 1, b, b + 1))
             low, low_value = b, _midnight_offsets(tz, b)
+            starts.append(b)
+            offsets.append(low_value[0])
         low, low_value = high, high_value
-    return tuple(sorted(day for day in marked if first <= day <= last))
+    days = tuple(sorted(day for day in marked if first <= day <= last))
+    return days, frozenset(days), tuple(starts), tuple(offsets)

@@ -28,7 +28,6 @@ prove that no offset change lies between the start and its answer.
 from __future__ import annotations
 
 from bisect import bisect_left
-from calendar import monthrange
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
@@ -41,6 +40,15 @@ _CARRY_COMPONENT = (0, 1, 2, 2, 2, 3, 4, 5)
 _COMPONENT_FIELD = (0, 1, 2, 5, 6, 7)
 _COMPONENT_MINIMUM = (1970, 1, 1, 0, 0, 0)
 _LIMIT = 100_000  # loop guard; a real search takes a few dozen steps
+
+
+_MONTH_LENGTHS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _month_length(year: int, month: int) -> int:
+    if month == 2 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0):
+        return 29
+    return _MONTH_LENGTHS[month]
 
 
 def _components(dt: datetime) -> list[int]:
@@ -66,7 +74,7 @@ def _carried(values: list[int], field: int) -> tuple[list[int] | None, int]:
         elif component == 1:
             maximum = 12
         elif component == 2:
-            maximum = monthrange(values[0], values[1])[1]
+            maximum = _month_length(values[0], values[1])
         elif component == 3:
             maximum = 23
         else:
@@ -142,28 +150,60 @@ def keyword_walk(trigger: Any, start: datetime) -> datetime | None:
     if start.fold or not trigger._plain_day(start.toordinal()):
         return _datetime_walk(trigger, start, 0)
     tz = trigger.timezone
-    plain_day = trigger._plain_day
+    end_date = trigger.end_date
+    day_offset = trigger._day_offset
+    next_hour, next_minute, next_second = (
+        trigger._next_hour,
+        trigger._next_minute,
+        trigger._next_second,
+    )
     values = _components(start)
+    start_day = values[:3]
     field = 0
     for _ in range(_LIMIT):
-        if not 0 <= field < 8:
+        if field == 7:
+            current = values[5]
+            following = next_second[current]
+        elif field == 6:
+            current = values[4]
+            following = next_minute[current]
+        elif field == 5:
+            current = values[3]
+            following = next_hour[current]
+        elif 0 <= field < 5:
+            current, following = _int_value_and_next(trigger, field, values)
+        else:
             break
-        current, following = _int_value_and_next(trigger, field, values)
-        if following < 0 or (following > current and field in (3, 4)):
-            target, carried = _carried(values, field - 1 if following < 0 else field)
+        if following < 0 or (following > current and (field == 3 or field == 4)):
+            into = field - 1 if following < 0 else field
+            target, carried = _carried(values, into)
             if target is None:
                 return None
-            here, there = date(*values[:3]), date(*target[:3])
-            if (
-                here != there
-                and not (
-                    plain_day(there.toordinal())
-                    and tz.utcoffset(datetime(*values, tzinfo=tz))
-                    == tz.utcoffset(datetime(*target, tzinfo=tz))
-                )
-            ) or (here == there and not plain_day(there.toordinal())):
-                return _datetime_walk(trigger, datetime(*values, tzinfo=tz), field)
-            values, field = target, carried
+            # Exact when the target's day keeps one offset and it is the offset the
+            # carry starts from: elapsed and wall-clock time then agree.
+            if target[:3] == start_day:  # within the start's day, which keeps one offset
+                values, field = target, carried
+                continue
+            there = day_offset(target[0], target[1], target[2])
+            if there is not None:
+                here = day_offset(values[0], values[1], values[2])
+                if here is None:
+                    here = tz.utcoffset(datetime(*values, tzinfo=tz))
+                if here == there:
+                    values, field = target, carried
+                    continue
+            # Otherwise carry as elapsed time, on datetimes (APScheduler's arithmetic).
+            dt = datetime(*values, tzinfo=tz)
+            if end_date is not None and dt > end_date:
+                return None
+            moved, field = _carry(trigger, dt, into)
+            if moved is None:
+                return None
+            if end_date is not None and moved > end_date:
+                return None
+            if moved.fold or day_offset(moved.year, moved.month, moved.day) is None:
+                return _datetime_walk(trigger, moved, field)
+            values = _components(moved)
         elif following > current:
             component = _CARRY_COMPONENT[field]
             values = [*values[:component], following, *_COMPONENT_MINIMUM[component + 1 :]]
@@ -175,7 +215,6 @@ def keyword_walk(trigger: Any, start: datetime) -> datetime | None:
     if field < 0:
         return None
     fire_time = datetime(*values, tzinfo=tz)
-    end_date = trigger.end_date
     if end_date is not None and fire_time > end_date:
         return None
     return fire_time
