@@ -277,7 +277,7 @@ class CronTrigger(BaseTrigger):
         """True when local day ``ordinal`` keeps one UTC offset, so that no DST rule
         matters within it. Remembered per trigger (bounded) for the fast path."""
         plain = self._plain_days.get(ordinal)
-        if plain is None:
+        if plain is None:  # first call for this day
             days = unclean_days(self.timezone, date.fromordinal(ordinal).year)
             plain = not days or ordinal not in days
             if len(self._plain_days) >= _DAY_CACHE_LIMIT:
@@ -369,12 +369,12 @@ class CronTrigger(BaseTrigger):
             and not prev.microsecond
             and not prev.fold
             and (now is prev or (now.tzinfo is tz and not now.fold and now >= prev))
-            and (self._fixed_offset or self._plain_days.get(prev.toordinal(), False))
+            and (self._fixed_offset or self._plain_day(prev.toordinal()))
         ):
             # Fast path for the common call: a whole-second previous fire time in our
-            # zone on a day without an offset change (known from an earlier call), and a
-            # clock at or after it. Every rule then starts one second later (the search
-            # carries any overflow), with no datetime arithmetic at all.
+            # zone on a day without an offset change, and a clock at or after it. Every
+            # rule then starts one second later (the search carries any overflow), with
+            # no datetime arithmetic at all.
             y, mo, d = prev.year, prev.month, prev.day
             found = self._next_wall(y, mo, d, prev.hour, prev.minute, prev.second + 1)
             if found is None:
