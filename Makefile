@@ -18,10 +18,14 @@ setup: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
+# The full suite on .venv's interpreter, then the browser-free subset on every other Python
+# >= 3.10 the machine has, each in its own .cache/venvs/py3.X (scripts/test_matrix.py;
+# NBSCHED_MATRIX=0 skips it).
 test: $(STAMP)
 	bash scripts/services.sh
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
+	$(PY) scripts/test_matrix.py
 
 # The quickstart notebook, executed headless in a real kernel against the embedded SQLite store.
 demo: $(STAMP)
