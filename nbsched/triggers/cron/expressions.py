@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from calendar import monthrange
+from typing import Any
 
 __all__ = [
     "MONTHS",
@@ -53,6 +54,19 @@ class Expression:
         """Days of ``year-month`` allowed (only for ``dynamic`` expressions)."""
         raise NotImplementedError
 
+    def get_next_value(self, date: Any, field: Any) -> int | None:
+        """APScheduler's per-expression lookup: the smallest allowed value of ``field``
+        at or after its value in ``date``, or None (for code that calls it directly;
+        the trigger itself uses compiled tables)."""
+        if self.dynamic:
+            days = [day for day in self.days_in(date.year, date.month) if day >= date.day]
+            return min(days) if days else None
+        current = field.get_value(date)
+        for value in self.static_values(field.get_min(date), field.get_max(date)):
+            if value >= current:
+                return value
+        return None
+
     def _key(self) -> tuple:
         return ()
 
@@ -83,6 +97,9 @@ class AllExpression(Expression):
     def __str__(self) -> str:
         return f"*/{self.step}" if self.step else "*"
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.step})"
+
 
 class RangeExpression(Expression):
     """``a``, ``a-b``, ``a-b/n`` or ``a/n`` (from ``a`` to the field's maximum)."""
@@ -110,9 +127,33 @@ class RangeExpression(Expression):
     def __str__(self) -> str:
         return self._range_text(str(self.first), str(self.last))
 
+    def _repr_args(self) -> list[str]:
+        args = [str(self.first)]
+        if (self.last is not None and self.last != self.first) or self.step:
+            args.append(str(self.last))
+        if self.step:
+            args.append(str(self.step))
+        return args
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(self._repr_args())})"
+
 
 class MonthRangeExpression(RangeExpression):
     """A month name or a range of month names (``jan``, ``mar-oct``, ``jan-dec/3``)."""
+
+    def __init__(self, first: int | str, last: int | str | None = None, step: int | None = None):
+        super().__init__(
+            _name_or_number("month", first, MONTHS, 1),
+            None if last is None else _name_or_number("month", last, MONTHS, 1),
+            step,
+        )
+
+    def _repr_args(self) -> list[str]:
+        args = [repr(MONTHS[self.first - 1])]
+        if self.last is not None and self.last != self.first:
+            args.append(repr(MONTHS[self.last - 1]))
+        return args + ([str(self.step)] if self.step else [])
 
     def __str__(self) -> str:
         last = MONTHS[self.last - 1] if self.last is not None else ""
@@ -121,6 +162,19 @@ class MonthRangeExpression(RangeExpression):
 
 class WeekdayRangeExpression(RangeExpression):
     """A weekday name or a range of names (``mon``, ``mon-fri``); 0 is Monday."""
+
+    def __init__(self, first: int | str, last: int | str | None = None, step: int | None = None):
+        super().__init__(
+            _name_or_number("day_of_week", first, WEEKDAYS, 0),
+            None if last is None else _name_or_number("day_of_week", last, WEEKDAYS, 0),
+            step,
+        )
+
+    def _repr_args(self) -> list[str]:
+        args = [repr(WEEKDAYS[self.first])]
+        if self.last is not None and self.last != self.first:
+            args.append(repr(WEEKDAYS[self.last]))
+        return args + ([str(self.step)] if self.step else [])
 
     def __str__(self) -> str:
         last = WEEKDAYS[self.last] if self.last is not None else ""
@@ -132,9 +186,14 @@ class WeekdayPositionExpression(Expression):
 
     dynamic = True
 
-    def __init__(self, position: int, weekday: int) -> None:
+    def __init__(self, position: int | str, weekday: int | str) -> None:
+        if isinstance(position, str):  # APScheduler's spelling: ("2nd", "fri")
+            try:
+                position = POSITIONS.index(position.lower())
+            except ValueError:
+                raise ValueError(f"day: {position!r}: unknown weekday position") from None
         self.position = position  # index into POSITIONS; 5 means "last"
-        self.weekday = weekday
+        self.weekday = _name_or_number("day", weekday, WEEKDAYS, 0)
 
     def days_in(self, year: int, month: int) -> tuple[int, ...]:
         first_weekday, days = monthrange(year, month)
@@ -151,6 +210,9 @@ class WeekdayPositionExpression(Expression):
     def __str__(self) -> str:
         return f"{POSITIONS[self.position]} {WEEKDAYS[self.weekday]}"
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({POSITIONS[self.position]!r}, {WEEKDAYS[self.weekday]!r})"
+
 
 class LastDayOfMonthExpression(Expression):
     """``last``: the month's last day, whatever its length."""
@@ -163,6 +225,9 @@ class LastDayOfMonthExpression(Expression):
     def __str__(self) -> str:
         return "last"
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
 
 def _name_index(field: str, text: str, name: str, names: tuple[str, ...], base: int) -> int:
     try:
@@ -172,6 +237,13 @@ def _name_index(field: str, text: str, name: str, names: tuple[str, ...], base: 
         raise ValueError(
             f"{field}: {text!r}: unknown {kind} name {name!r} (expected one of {', '.join(names)})"
         ) from None
+
+
+def _name_or_number(field: str, value: int | str, names: tuple[str, ...], base: int) -> int:
+    """An index given as a number, or as a name (APScheduler's constructors take names)."""
+    if isinstance(value, str):
+        return _name_index(field, value, value, names, base)
+    return value
 
 
 def _to_int(text: str | None) -> int | None:

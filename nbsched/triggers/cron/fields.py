@@ -10,6 +10,7 @@ the trigger. The public surface (``name``, ``is_default``, ``expressions``, ``st
 from __future__ import annotations
 
 import re
+from calendar import monthrange
 from typing import Any, ClassVar
 
 from nbsched.triggers.cron.expressions import Expression, parse_expression
@@ -96,6 +97,23 @@ class BaseField:
         # of them, which made every stored cron job ~25 KB. Recompiling on load is cheap.
         return (make_field, (self.name, str(self), self.is_default))
 
+    # APScheduler's per-field lookups, for code that calls them directly (the trigger
+    # itself searches with compiled tables).
+    def get_min(self, dateval: Any) -> int:
+        return MIN_VALUES[self.name]
+
+    def get_max(self, dateval: Any) -> int:
+        return MAX_VALUES[self.name]
+
+    def get_value(self, dateval: Any) -> int:
+        return getattr(dateval, self.name)
+
+    def get_next_value(self, dateval: Any) -> int | None:
+        """The smallest allowed value at or after ``dateval``'s, or None."""
+        found = [expr.get_next_value(dateval, self) for expr in self.expressions]
+        values = [value for value in found if value is not None]
+        return min(values) if values else None
+
     @property
     def is_wildcard(self) -> bool:
         """True when the field allows every value (so it restricts nothing)."""
@@ -126,15 +144,24 @@ class WeekField(BaseField):
 
     REAL = False
 
+    def get_value(self, dateval: Any) -> int:
+        return dateval.isocalendar()[1]
+
 
 class DayOfMonthField(BaseField):
     """Day of the month, including ``last`` and ``<nth> <weekday>``."""
+
+    def get_max(self, dateval: Any) -> int:
+        return monthrange(dateval.year, dateval.month)[1]
 
 
 class DayOfWeekField(BaseField):
     """Weekday, 0 = Monday (APScheduler's numbering, kept for compatibility)."""
 
     REAL = False
+
+    def get_value(self, dateval: Any) -> int:
+        return dateval.weekday()
 
 
 class MonthField(BaseField):
