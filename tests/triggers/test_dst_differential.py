@@ -11,19 +11,21 @@ triggers must give the same fire times as APScheduler -- same instants and the s
 readings -- except where docs/triggers.md lists a deliberate difference (a date trigger
 shows a nonexistent naive wall time as the real time of the same instant).
 
-Deterministic: fixed seeds, derandomized, no clock reads.
+Deterministic: the cases come from ``random.Random`` with fixed seeds, not from
+Hypothesis. (Hypothesis mixes literal constants from every imported module into its
+draws, so even a derandomized test sees different cases in a full run than alone.)
+Nothing reads the clock.
 """
 
 from __future__ import annotations
 
+import random
 from bisect import bisect_left
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from functools import cache
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import HealthCheck, given, seed, settings
-from hypothesis import strategies as st
 
 from nbsched.triggers.calendarinterval import CalendarIntervalTrigger
 from nbsched.triggers.date import DateTrigger
@@ -41,13 +43,7 @@ ZONES = {
     "America/Sao_Paulo": (2012, 2019),
     "Pacific/Chatham": (2020, 2028),
 }
-SETTINGS = settings(
-    max_examples=400,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+CASES = 1500  # per trigger
 
 
 @cache
@@ -92,24 +88,45 @@ def test_every_zone_has_transitions_of_both_kinds():
     assert bisect_left(transitions("Europe/Berlin"), datetime(2026, 1, 1, tzinfo=UTC)) > 0
 
 
-@st.composite
-def near_transition(draw: st.DrawFn) -> tuple[ZoneInfo, datetime]:
+SHIFTS = [-180, -60, -45, -30, -15, -1, 0, 1, 5, 10, 15, 20, 29, 30, 31, 45, 59, 60, 90]
+
+
+def near_transition(rng: random.Random) -> tuple[ZoneInfo, datetime]:
     """A zone and a naive wall time within a few hours of one of its clock changes
     (whole minutes, often exactly on the change or inside the skipped/repeated span)."""
-    key = draw(st.sampled_from(sorted(ZONES)))
+    key = rng.choice(sorted(ZONES))
     zone = ZoneInfo(key)
-    change = draw(st.sampled_from(transitions(key)))
+    change = rng.choice(transitions(key))
     before = (change - timedelta(seconds=1)).astimezone(zone)
     after = change.astimezone(zone)
     # The wall clock reading just before and at the change, then a shift around them.
-    anchor = draw(st.sampled_from([before + timedelta(seconds=1), after])).replace(tzinfo=None)
-    minutes = draw(
-        st.sampled_from(
-            [-180, -60, -45, -30, -15, -1, 0, 1, 5, 10, 15, 20, 29, 30, 31, 45, 59, 60, 90]
-        )
-        | st.integers(-240, 240)
-    )
+    anchor = rng.choice([before + timedelta(seconds=1), after]).replace(tzinfo=None)
+    minutes = rng.choice(SHIFTS) if rng.random() < 0.7 else rng.randint(-240, 240)
     return zone, anchor + timedelta(minutes=minutes)
+
+
+def start_forms(rng: random.Random, zone: ZoneInfo, wall: datetime):
+    """``wall`` as a trigger argument: naive, aware with either fold, text, or UTC."""
+    form = rng.choice(["naive", "fold0", "fold1", "text", "utc"])
+    if form == "naive":
+        return wall
+    if form == "text":
+        return wall.strftime("%Y-%m-%d %H:%M:%S")
+    if form == "utc":
+        return _aware(zone, wall, 0).astimezone(UTC)
+    return _aware(zone, wall, int(form == "fold1"))
+
+
+def check_all(seed: int, check) -> None:
+    """Run ``check(rng)`` for CASES cases; report every mismatch, not just the first."""
+    rng = random.Random(seed)
+    failures = []
+    for index in range(CASES):
+        try:
+            check(rng)
+        except AssertionError as exc:
+            failures.append(f"case {index}: {exc}")
+    assert not failures, f"{len(failures)} of {CASES} cases differ:\n" + "\n".join(failures[:5])
 
 
 def _aware(zone: ZoneInfo, wall: datetime, fold: int) -> datetime:
@@ -149,43 +166,32 @@ CALENDAR_UNITS = [
 
 
 # --- interval -----------------------------------------------------------------------
-@seed(20261201)
-@SETTINGS
-@given(
-    case=near_transition(),
-    form=st.sampled_from(["naive", "fold0", "fold1", "text", "utc"]),
-    units=st.sampled_from(INTERVALS),
-    now_minutes=st.integers(-300, 600),
-    end_minutes=st.none() | st.integers(0, 1500),
-    jump=st.booleans(),
-)
-def test_interval_matches_apscheduler_on_transition_nights(
-    case, form, units, now_minutes, end_minutes, jump
-):
-    zone, wall = case
-    if form == "naive":
-        start = wall
-    elif form == "text":
-        start = wall.strftime("%Y-%m-%d %H:%M:%S")
-    elif form == "utc":
-        start = _aware(zone, wall, 0).astimezone(UTC)
-    else:
-        start = _aware(zone, wall, int(form == "fold1"))
-    end = None if end_minutes is None else wall + timedelta(minutes=end_minutes)
-    ours = IntervalTrigger(start_date=start, end_date=end, timezone=zone, **units)
-    theirs = aps_interval.IntervalTrigger(start_date=start, end_date=end, timezone=zone, **units)
-    # ``now`` as the scheduler passes it: aware. In UTC, so that APScheduler's
-    # ``start_date > now`` is a comparison of instants (see docs/triggers.md).
-    now = theirs.start_date.astimezone(UTC) + timedelta(minutes=now_minutes)
-    expected = _chain(theirs, None, now, 6)
-    actual = _chain(ours, None, now, 6)
-    assert list(map(_reading, actual)) == list(map(_reading, expected)), (ours, now)
-    if jump and expected[0] is not None:
-        # A resumed job: asked again without a previous fire time, hours later.
-        later = expected[0] + timedelta(minutes=now_minutes % 97 + 1)
-        assert _reading(ours.get_next_fire_time(None, later)) == _reading(
-            theirs.get_next_fire_time(None, later)
+def test_interval_matches_apscheduler_on_transition_nights():
+    def check(rng: random.Random) -> None:
+        zone, wall = near_transition(rng)
+        start = start_forms(rng, zone, wall)
+        units = rng.choice(INTERVALS)
+        now_minutes = rng.randint(-300, 600)
+        end = None if rng.random() < 0.5 else wall + timedelta(minutes=rng.randint(0, 1500))
+        ours = IntervalTrigger(start_date=start, end_date=end, timezone=zone, **units)
+        theirs = aps_interval.IntervalTrigger(
+            start_date=start, end_date=end, timezone=zone, **units
         )
+        # ``now`` as the scheduler passes it: aware. In UTC, so that APScheduler's
+        # ``start_date > now`` is a comparison of instants (see docs/triggers.md).
+        now = theirs.start_date.astimezone(UTC) + timedelta(minutes=now_minutes)
+        case = (zone.key, start, units, end, now)
+        expected = _chain(theirs, None, now, 6)
+        actual = _chain(ours, None, now, 6)
+        assert list(map(_reading, actual)) == list(map(_reading, expected)), case
+        if expected[0] is not None:
+            # A resumed job: asked again without a previous fire time, a while later.
+            later = expected[0].astimezone(UTC) + timedelta(minutes=rng.randint(1, 600))
+            assert _reading(ours.get_next_fire_time(None, later)) == _reading(
+                theirs.get_next_fire_time(None, later)
+            ), (case, later)
+
+    check_all(20261201, check)
 
 
 def test_interval_jitter_keeps_fold_on_a_fall_back_night():
@@ -200,71 +206,67 @@ def test_interval_jitter_keeps_fold_on_a_fall_back_night():
 
 
 # --- calendar interval --------------------------------------------------------------
-@st.composite
-def calendar_cases(draw: st.DrawFn):
-    zone, wall = draw(near_transition())
-    start = wall.date() - timedelta(days=draw(st.sampled_from([0, 0, 0, 1, 2, 7, 30])))
-    clock = wall + timedelta(minutes=draw(st.sampled_from([0, 0, -30, 15, 30])))
-    counts = draw(st.sampled_from(CALENDAR_UNITS))
-    end = draw(st.none() | st.integers(0, 400))
-    return zone, {
-        **counts,
-        "hour": clock.hour,
-        "minute": clock.minute,
-        "second": draw(st.sampled_from([0, 0, 30])),
-        "start_date": draw(st.sampled_from([start, start.isoformat()])),
-        "end_date": None if end is None else start + timedelta(days=end),
-        "timezone": zone,
-    }
+def test_calendar_interval_matches_apscheduler_on_transition_nights():
+    def check(rng: random.Random) -> None:
+        zone, wall = near_transition(rng)
+        start = wall.date() - timedelta(days=rng.choice([0, 0, 0, 1, 2, 7, 30]))
+        clock = wall + timedelta(minutes=rng.choice([0, 0, -30, 15, 30]))
+        end_days = None if rng.random() < 0.5 else rng.randint(0, 400)
+        kwargs = {
+            **rng.choice(CALENDAR_UNITS),
+            "hour": clock.hour,
+            "minute": clock.minute,
+            "second": rng.choice([0, 0, 30]),
+            "start_date": rng.choice([start, start.isoformat()]),
+            "end_date": None if end_days is None else start + timedelta(days=end_days),
+            "timezone": zone,
+        }
+        ours = CalendarIntervalTrigger(**kwargs)
+        theirs = aps_calendar.CalendarIntervalTrigger(**kwargs)
+        assert str(ours) == str(theirs)
+        now = datetime.combine(start, datetime.min.time(), tzinfo=UTC) + timedelta(
+            days=rng.randint(-5, 500)
+        )
+        expected = _chain(theirs, None, now, 8)
+        actual = _chain(ours, None, now, 8)
+        assert list(map(_reading, actual)) == list(map(_reading, expected)), (kwargs, now)
 
-
-@seed(20261202)
-@SETTINGS
-@given(case=calendar_cases(), now_days=st.integers(-5, 500))
-def test_calendar_interval_matches_apscheduler_on_transition_nights(case, now_days):
-    _zone, kwargs = case
-    ours = CalendarIntervalTrigger(**kwargs)
-    theirs = aps_calendar.CalendarIntervalTrigger(**kwargs)
-    assert str(ours) == str(theirs)
-    start = date.fromisoformat(str(kwargs["start_date"]))
-    now = datetime.combine(start, datetime.min.time(), tzinfo=UTC) + timedelta(days=now_days)
-    expected = _chain(theirs, None, now, 8)
-    actual = _chain(ours, None, now, 8)
-    assert list(map(_reading, actual)) == list(map(_reading, expected)), (kwargs, now)
+    check_all(20261202, check)
 
 
 # --- date ---------------------------------------------------------------------------
-@seed(20261203)
-@SETTINGS
-@given(
-    case=near_transition(),
-    form=st.sampled_from(["naive", "fold0", "fold1", "text", "utc"]),
-    now_minutes=st.integers(-600, 600),
-)
-def test_date_matches_apscheduler_on_transition_nights(case, form, now_minutes):
-    zone, wall = case
-    if form == "naive":
-        run_date = wall
-    elif form == "text":
-        run_date = wall.strftime("%Y-%m-%d %H:%M:%S")
-    elif form == "utc":
-        run_date = _aware(zone, wall, 0).astimezone(UTC)
-    else:
-        run_date = _aware(zone, wall, int(form == "fold1"))
-    ours, theirs = DateTrigger(run_date, zone), aps_date.DateTrigger(run_date, zone)
-    now = theirs.run_date.astimezone(UTC) + timedelta(minutes=now_minutes)
-    expected = theirs.get_next_fire_time(None, now)
-    actual = ours.get_next_fire_time(None, now)
-    assert actual.timestamp() == expected.timestamp()
-    if _exists(expected):
-        assert _reading(actual) == _reading(expected)
-        assert (str(ours), repr(ours)) == (str(theirs), repr(theirs))
-    else:
-        # Deliberate difference: APScheduler keeps the impossible reading (02:30 on a
-        # spring-forward night); nbsched shows the real wall time of the same instant.
-        assert _exists(actual) and actual.tzinfo is expected.tzinfo
-    assert ours.get_next_fire_time(actual, now) is None
-    assert theirs.get_next_fire_time(expected, now) is None
+def test_date_matches_apscheduler_on_transition_nights():
+    def check(rng: random.Random) -> None:
+        zone, wall = near_transition(rng)
+        run_date = start_forms(rng, zone, wall)
+        ours, theirs = DateTrigger(run_date, zone), aps_date.DateTrigger(run_date, zone)
+        now = theirs.run_date.astimezone(UTC) + timedelta(minutes=rng.randint(-600, 600))
+        case = (zone.key, run_date, now)
+        expected = theirs.get_next_fire_time(None, now)
+        actual = ours.get_next_fire_time(None, now)
+        assert actual.timestamp() == expected.timestamp(), case
+        if _exists(expected):
+            assert _reading(actual) == _reading(expected), case
+            assert (str(ours), repr(ours)) == (str(theirs), repr(theirs)), case
+        else:
+            # Deliberate difference: APScheduler keeps the impossible reading (02:30 on a
+            # spring-forward night); nbsched shows the real wall time of the same instant.
+            assert _exists(actual) and actual.tzinfo is expected.tzinfo, case
+        assert ours.get_next_fire_time(actual, now) is None, case
+        assert theirs.get_next_fire_time(expected, now) is None, case
+
+    check_all(20261203, check)
+
+
+def test_the_cases_cover_gaps_and_repeated_hours_in_every_zone():
+    rng = random.Random(1)
+    seen = set()
+    for _ in range(CASES):
+        zone, wall = near_transition(rng)
+        aware = wall.replace(tzinfo=zone)
+        first, second = aware.utcoffset(), aware.replace(fold=1).utcoffset()
+        seen.add((zone.key, "gap" if first < second else "repeat" if first > second else "-"))
+    assert seen == {(key, kind) for key in ZONES for kind in ("gap", "repeat", "-")}
 
 
 def test_interval_never_answers_before_start_date_when_now_shares_its_zone():
