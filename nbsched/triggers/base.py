@@ -67,7 +67,9 @@ class BaseTrigger(ABC):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls._frozen = bool(cls._state_fields) and cls.__module__.startswith("nbsched.triggers")
+        # The same test as the serializer's (``serialization._is_own_trigger``): exactly
+        # the classes whose objects it caches and shares are the ones that must not change.
+        cls._frozen = bool(cls._state_fields) and cls.__module__.startswith("nbsched.triggers.")
         locked: set[str] = set()
         for klass in cls.__mro__:
             if klass.__dict__.get("_frozen"):
