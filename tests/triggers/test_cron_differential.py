@@ -217,3 +217,25 @@ def test_dense_schedules_across_transitions(kwargs, zone_start):
     zone, now = zone_start
     # The end date stops both searches soon on combinations that never match.
     _walk_both(kwargs, zone, now, 30, now + timedelta(days=120))
+
+
+@pytest.mark.parametrize(("zone", "instant"), TRANSITIONS)
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"day_of_week": "mon", "hour": 0},
+        {"day_of_week": "sun", "hour": 2, "minute": 30},
+        {"day_of_week": "mon,tue", "hour": "0-2", "minute": "*/30"},
+        {"day": "1-10,20-31", "day_of_week": "sat,sun,mon", "hour": 1},
+        {"week": "1-52", "day_of_week": "mon", "hour": 3, "minute": 15},
+        {"day": "last sun", "hour": 0},
+        {"hour": 0, "minute": 0},
+    ],
+)
+def test_weekly_searches_that_cross_a_transition(zone, instant, kwargs):
+    """Starts one to three days ahead of each transition, so that APScheduler's day by
+    day weekday stepping (elapsed time: a step across a gap lands late) crosses it."""
+    moment = instant - timedelta(days=3)
+    while moment < instant - timedelta(hours=20):
+        _walk_both(kwargs, zone, moment.astimezone(zone), 3)
+        moment += timedelta(hours=5, minutes=17)

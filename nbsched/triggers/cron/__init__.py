@@ -34,7 +34,7 @@ from nbsched.triggers.cron.fields import (
     make_field,
 )
 from nbsched.triggers.cron.offsets import day_offset, unclean_days
-from nbsched.triggers.cron.walks import crontab_walk, keyword_walk
+from nbsched.triggers.cron.walks import _carried, _month_length, crontab_walk, keyword_walk
 
 __all__ = ["CronTrigger", "get_localzone"]
 
@@ -47,6 +47,7 @@ _DAY_CACHE_LIMIT = 4096
 # Longer searches (a schedule that fires less than once a century) are redone by the
 # exact rule instead of checked year by year.
 _SPAN_DAYS_LIMIT = 100 * 366
+_UNKNOWN = object()
 
 
 class CronTrigger(BaseTrigger):
@@ -212,6 +213,7 @@ class CronTrigger(BaseTrigger):
         self._set("_day_tables", {})
         self._set("_dom_tables", {})
         self._set("_plain_days", {})
+        self._set("_day_offsets", {})
         self._set("_fixed_offset", _is_fixed_offset(self.timezone))
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -288,7 +290,15 @@ class CronTrigger(BaseTrigger):
     def _day_offset(self, year: int, month: int, day: int) -> timedelta | None:
         """The UTC offset all through a local day that keeps one, else None (the
         keyword form's exact walk asks it at every carry)."""
-        return day_offset(self.timezone, year, date(year, month, day).toordinal())
+        key = (year * 13 + month) * 32 + day
+        offsets = self._day_offsets
+        offset = offsets.get(key, _UNKNOWN)
+        if offset is _UNKNOWN:
+            offset = day_offset(self.timezone, year, date(year, month, day).toordinal())
+            if len(offsets) >= _DAY_CACHE_LIMIT:
+                offsets.clear()
+            offsets[key] = offset
+        return offset
 
     def _plain_span(self, first: int, last: int) -> bool:
         """True when no UTC offset change lies within local days ``first``..``last``
@@ -412,12 +422,131 @@ class CronTrigger(BaseTrigger):
             if not self._plain_day(fire_time.toordinal()) and _is_missing(fire_time):
                 fire_time = datetime(*self._wall_after(fire_time, _exists), tzinfo=tz)
         elif not self._plain_span(date(*first_day).toordinal(), fire_time.toordinal()):
+            # An offset change lies between: the answer stands if the exact rule's
+            # search never steps across it as elapsed time (it jumps over it by
+            # setting a field), else the exact search decides.
             if start is None:
                 start = self._search_start(prev, now)
                 if start is None:
                     return None
-            return self._finish(self._walk(start), now)
+            if (
+                start.fold
+                or not self._plain_day(start.toordinal())
+                or not self._steps_are_wall_clock(start, fire_time)
+            ):
+                return self._finish(self._walk(start), now)
+            if self._day_offset(*found[:3]) is None:
+                fire_time = _real(fire_time)
         return self._finish(fire_time, now)
+
+    def _steps_are_wall_clock(self, start: datetime, answer: datetime) -> bool:
+        """Whether the exact rule's search from ``start`` (a plain day) to the wall-clock
+        ``answer`` advances only by wall-clock steps, so that it ends at that answer.
+
+        Keyword form (APScheduler): every carry must start and land on days of one and
+        the same offset; carries are replayed on the lookup tables (conservatively:
+        day-by-day weekday/week stepping must not cross a day with an offset change).
+        Crontab form with a wildcard minute or hour (Debian cron): the hour, minute and
+        second advance as elapsed time only on days whose date matches, so no such day
+        may hold an offset change.
+        """
+        if self.crontab_mode is not None:
+            first, last = start.toordinal(), answer.toordinal()
+            tz = self.timezone
+            for year in range(start.year, answer.year + 1):
+                for ordinal in unclean_days(tz, year):
+                    if first <= ordinal <= last:
+                        day = date.fromordinal(ordinal)
+                        if (
+                            self._next_month[day.month] == day.month
+                            and self._day_table_for(day.year, day.month)[day.day] == day.day
+                        ):
+                            return False
+            return True
+        return self._carries_are_exact(
+            [start.year, start.month, start.day, start.hour, start.minute, start.second]
+        )
+
+    def _carries_are_exact(self, values: list[int]) -> bool:
+        """Replay the search from ``values`` (a wall time) on the lookup tables, checking
+        every carry APScheduler would make (see ``_steps_are_wall_clock``)."""
+        years, year_set = self._years, self._year_set
+        next_month, next_hour = self._next_month, self._next_hour
+        next_minute, next_second = self._next_minute, self._next_second
+        constrained = self._weeks is not None or self._weekdays is not None
+        for _ in range(100_000):
+            y, mo, d, h, mi, s = values
+            if y not in year_set:
+                index = bisect_left(years, y)
+                if index == len(years):
+                    return True  # no answer: nothing to check
+                values = [years[index], 1, 1, 0, 0, 0]
+                continue
+            value = next_month[mo]
+            if value < 0:
+                values = self._exact_carry(values, 0)
+                if values is None:
+                    return False
+                continue
+            if value != mo:
+                values = [y, value, 1, 0, 0, 0]
+                continue
+            value = self._day_table_for(y, mo)[d]
+            if value < 0 or value != d:
+                if constrained:
+                    # APScheduler steps day by day here: no offset change may lie on the way.
+                    last = _month_length(y, mo) if value < 0 else value
+                    first_ordinal = date(y, mo, d).toordinal()
+                    if not self._plain_span(first_ordinal, first_ordinal + last - d):
+                        return False
+                if value < 0:
+                    values = self._exact_carry(values, 1)
+                    if values is None:
+                        return False
+                else:
+                    values = [y, mo, value, 0, 0, 0]
+                continue
+            value = next_hour[h]
+            if value < 0:
+                values = self._exact_carry(values, 2)
+                if values is None:
+                    return False
+                continue
+            if value != h:
+                values = [y, mo, d, value, 0, 0]
+                h, mi, s = value, 0, 0
+            value = next_minute[mi]
+            if value < 0:
+                values = self._exact_carry([y, mo, d, h, mi, s], 5)
+                if values is None:
+                    return False
+                continue
+            if value != mi:
+                mi, s = value, 0
+            value = next_second[s]
+            if value < 0:
+                values = self._exact_carry([y, mo, d, h, mi, s], 6)
+                if values is None:
+                    return False
+                continue
+            return True
+        return False
+
+    def _exact_carry(self, values: list[int], field: int) -> list[int] | None:
+        """The target of a carry into ``field`` from ``values`` when that carry lands on
+        it exactly (same offset at both ends), else None."""
+        target, _ = _carried(values, field)
+        if target is None:
+            return None
+        if target[:3] == values[:3]:
+            return target if self._day_offset(*target[:3]) is not None else None
+        there = self._day_offset(*target[:3])
+        if there is None:
+            return None
+        here = self._day_offset(*values[:3])
+        if here is None:
+            here = self.timezone.utcoffset(datetime(*values, tzinfo=self.timezone))
+        return target if here == there else None
 
     def _walk(self, start: datetime) -> datetime | None:
         """The exact search by this trigger's DST rule (see ``walks``), as a real time."""
@@ -425,7 +554,12 @@ class CronTrigger(BaseTrigger):
             fire_time = keyword_walk(self, start)
         else:
             fire_time = crontab_walk(self, start)
-        return None if fire_time is None else _real(fire_time)
+        if fire_time is None or (
+            not fire_time.fold
+            and self._day_offset(fire_time.year, fire_time.month, fire_time.day) is not None
+        ):
+            return fire_time  # on a day that keeps one offset: real already
+        return _real(fire_time)
 
     def _finish(self, fire_time: datetime | None, now: datetime) -> datetime | None:
         """Apply the end date and jitter (APScheduler's order) to a found fire time."""

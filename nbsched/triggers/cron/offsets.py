@@ -3,14 +3,14 @@
 The cron trigger's fast search answers in wall-clock time, which is exact under every
 DST rule as long as no offset change lies between the start of the search and the
 answer. This module tells it where the changes are: for a zone and a year, the
-ordinals of the local days around each change, found by sampling the offset at the
+ordinals of the local days that hold one, found by sampling the offset at the
 midnights of the 1st and 16th of every month and bisecting between samples that
-differ. Days are marked generously (the day before, of and after a change): a marked
-day only sends the trigger to its exact, slower search, so marking too much costs a
-little time and never a wrong answer. A zone that changed its offset and changed it
-back within one sampling interval (15 days) would go unnoticed; tzdata has no such
-zone in the years a schedule can reach (the shortest modern DST period, Morocco's
-Ramadan suspension, lasts about five weeks).
+differ. A day is marked when its two midnights have different offsets, or one of them
+is ambiguous or missing; a marked day only sends the trigger to its exact, slower
+search, so marking too much would cost a little time and never a wrong answer. A zone
+that changed its offset and changed it back within one sampling interval (15 days)
+would go unnoticed; tzdata has no such zone in the years a schedule can reach (the
+shortest modern DST period, Morocco's Ramadan suspension, lasts about five weeks).
 
 The answer depends only on the zone, so it is cached per (zone, year) for the
 process, shared by every trigger.
@@ -72,8 +72,8 @@ def _find(tz: tzinfo, year: int) -> tuple[tuple[int, ...], frozenset, tuple[int,
     low = samples[0]
     low_value = _midnight_offsets(tz, low)
     starts, offsets = [low], [low_value[0]]
-    if low_value[0] != low_value[1]:
-        marked.update((low - 1, low, low + 1))
+    if low_value[0] != low_value[1]:  # the offset changes at this very midnight
+        marked.update((low - 1, low))
     for high in samples[1:]:
         high_value = _midnight_offsets(tz, high)
         while low_value != high_value:
@@ -85,8 +85,12 @@ def _find(tz: tzinfo, year: int) -> tuple[tuple[int, ...], frozenset, tuple[int,
                     a = middle
                 else:
                     b = middle
-            marked.update((b - 2, b - 1, b, b + 1))
+            # The change lies in day b-1 (or at its end); if midnight b itself is
+            # ambiguous or missing, day b starts with it too.
             low, low_value = b, _midnight_offsets(tz, b)
+            marked.add(b - 1)
+            if low_value[0] != low_value[1]:
+                marked.add(b)
             starts.append(b)
             offsets.append(low_value[0])
         low, low_value = high, high_value

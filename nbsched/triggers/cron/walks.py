@@ -157,6 +157,7 @@ def keyword_walk(trigger: Any, start: datetime) -> datetime | None:
         trigger._next_minute,
         trigger._next_second,
     )
+    any_week, any_weekday = trigger._weeks is None, trigger._weekdays is None
     values = _components(start)
     start_day = values[:3]
     field = 0
@@ -170,6 +171,9 @@ def keyword_walk(trigger: Any, start: datetime) -> datetime | None:
         elif field == 5:
             current = values[3]
             following = next_hour[current]
+        elif (field == 3 and any_week) or (field == 4 and any_weekday):
+            field += 1  # a wildcard week or weekday always matches
+            continue
         elif 0 <= field < 5:
             current, following = _int_value_and_next(trigger, field, values)
         else:
