@@ -92,7 +92,9 @@ def _quarantine_table(store: Any) -> Table | None:
     records = [*store.get_quarantined_jobs(), *getattr(store, "skipped_records", ())]
     if not records:
         return None
-    table = Table(title="Quarantined or unreadable records (not run; retry or remove them explicitly)")
+    table = Table(
+        title="Quarantined or unreadable records (not run; retry or remove them explicitly)"
+    )
     table.add_column("id")
     table.add_column("reason")
     for record in records:
