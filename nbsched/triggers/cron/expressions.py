@@ -254,8 +254,8 @@ def parse_expression(field: str, text: str, low: int, high: int) -> Expression:
     """Parse one comma-separated part ``text`` of the field called ``field``.
 
     ``low``/``high`` are the field's bounds; every error names the field and the text,
-    e.g. ``"hour: Error validating expression '25': the last value (25) is higher than the
-    maximum value (23)"`` (APScheduler's wording after the field name).
+    e.g. ``"hour: '25': out of range 0-23 (Error validating expression '25': the last
+    value (25) is higher than the maximum value (23))"`` -- ours, then APScheduler's.
     """
     span = high - low
     if match := _ALL_RE.match(text):
@@ -303,10 +303,18 @@ def _check_step(field: str, text: str, step: int | None, span: int) -> None:
 
 
 def _step_message(field: str, text: str, step: int, span: int) -> str:
-    # APScheduler's wording (user code and its test suite match on it), led by the field.
+    # Ours, then APScheduler's wording (user code and its test suite match on it).
     return (
-        f"{field}: Error validating expression {text!r}: the step value ({step}) is higher "
-        f"than the total range of the expression ({span})"
+        f"{field}: {text!r}: step {step} is larger than the range it steps ({span}) "
+        f"(Error validating expression {text!r}: the step value ({step}) is higher than "
+        f"the total range of the expression ({span}))"
+    )
+
+
+def _range_message(field: str, text: str, low: int, high: int, detail: str) -> str:
+    return (
+        f"{field}: {text!r}: out of range {low}-{high} "
+        f"(Error validating expression {text!r}: {detail})"
     )
 
 
@@ -320,21 +328,17 @@ def _checked_range(
     low: int,
     high: int,
 ) -> RangeExpression:
-    prefix = f"{field}: Error validating expression {text!r}:"
     if first < low:
-        raise ValueError(
-            f"{prefix} the first value ({first}) is lower than the minimum value ({low})"
-        )
+        detail = f"the first value ({first}) is lower than the minimum value ({low})"
+        raise ValueError(_range_message(field, text, low, high, detail))
     # A single value is the range first-first, as in APScheduler.
     last_value = first if last is None and step is None else last
     if last_value is not None and last_value > high:
-        raise ValueError(
-            f"{prefix} the last value ({last_value}) is higher than the maximum value ({high})"
-        )
+        detail = f"the last value ({last_value}) is higher than the maximum value ({high})"
+        raise ValueError(_range_message(field, text, low, high, detail))
     if first > high:
-        raise ValueError(
-            f"{prefix} the first value ({first}) is higher than the maximum value ({high})"
-        )
+        detail = f"the first value ({first}) is higher than the maximum value ({high})"
+        raise ValueError(_range_message(field, text, low, high, detail))
     if last is not None and first > last:
         raise ValueError(
             f"{field}: {text!r}: range runs backwards ({first} > {last}); "
