@@ -34,7 +34,13 @@ from nbsched.triggers.cron.fields import (
     make_field,
 )
 from nbsched.triggers.cron.offsets import day_offset, unclean_days
-from nbsched.triggers.cron.walks import _carried, _month_length, crontab_walk, keyword_walk
+from nbsched.triggers.cron.walks import (
+    _carried,
+    _carry,
+    _month_length,
+    crontab_walk,
+    keyword_walk,
+)
 
 __all__ = ["CronTrigger", "get_localzone"]
 
@@ -422,71 +428,81 @@ class CronTrigger(BaseTrigger):
             if not self._plain_day(fire_time.toordinal()) and _is_missing(fire_time):
                 fire_time = datetime(*self._wall_after(fire_time, _exists), tzinfo=tz)
         elif not self._plain_span(date(*first_day).toordinal(), fire_time.toordinal()):
-            # An offset change lies between: the answer stands if the exact rule's
-            # search never steps across it as elapsed time (it jumps over it by
-            # setting a field), else the exact search decides.
+            # An offset change lies between. The keyword form replays APScheduler's
+            # search on the tables (its elapsed-time carries included); the crontab
+            # form's answer stands if cron never ticks across the change. Otherwise
+            # the exact walk decides.
             if start is None:
                 start = self._search_start(prev, now)
                 if start is None:
                     return None
-            if (
-                start.fold
-                or not self._plain_day(start.toordinal())
-                or not self._steps_are_wall_clock(start, fire_time)
-            ):
+            if start.fold or not self._plain_day(start.toordinal()):
                 return self._finish(self._walk(start), now)
+            if self.crontab_mode is not None:
+                if not self._ticks_are_wall_clock(start, fire_time):
+                    return self._finish(self._walk(start), now)
+            else:
+                replayed = self._replay(
+                    [start.year, start.month, start.day, start.hour, start.minute, start.second]
+                )
+                if replayed is _UNKNOWN:
+                    return self._finish(self._walk(start), now)
+                if replayed is None:
+                    return None
+                found = replayed
+                fire_time = datetime(*found, tzinfo=tz)
             if self._day_offset(*found[:3]) is None:
                 fire_time = _real(fire_time)
         return self._finish(fire_time, now)
 
-    def _steps_are_wall_clock(self, start: datetime, answer: datetime) -> bool:
-        """Whether the exact rule's search from ``start`` (a plain day) to the wall-clock
-        ``answer`` advances only by wall-clock steps, so that it ends at that answer.
+    def _ticks_are_wall_clock(self, start: datetime, answer: datetime) -> bool:
+        """Whether Debian cron's search for a line with a wildcard minute or hour, from
+        ``start`` (a plain day) to the wall-clock ``answer``, ticks only on days that keep
+        one offset: it advances hour, minute and second as elapsed time only on days
+        whose date matches (day and month moves go to wall-clock midnights), so no such
+        day may hold an offset change."""
+        first, last = start.toordinal(), answer.toordinal()
+        tz = self.timezone
+        for year in range(start.year, answer.year + 1):
+            for ordinal in unclean_days(tz, year):
+                if first <= ordinal <= last:
+                    day = date.fromordinal(ordinal)
+                    if (
+                        self._next_month[day.month] == day.month
+                        and self._day_table_for(day.year, day.month)[day.day] == day.day
+                    ):
+                        return False
+        return True
 
-        Keyword form (APScheduler): every carry must start and land on days of one and
-        the same offset; carries are replayed on the lookup tables (conservatively:
-        day-by-day weekday/week stepping must not cross a day with an offset change).
-        Crontab form with a wildcard minute or hour (Debian cron): the hour, minute and
-        second advance as elapsed time only on days whose date matches, so no such day
-        may hold an offset change.
+    def _replay(self, values: list[int]) -> Any:
+        """APScheduler's search from ``values`` (a wall time on a day that keeps one
+        offset), on the lookup tables: its answer as integers, None for none, or
+        ``_UNKNOWN`` when only the full walk can tell.
+
+        The tables reproduce APScheduler's sets and carries; a carry that starts and
+        lands at the same offset is wall-clock, one that does not is applied as elapsed
+        time (``walks._carry``) and the replay goes on from where it lands, if that is a
+        plain day. Day-by-day stepping for the week and weekday fields is taken as wall
+        clock only where no day on the way holds an offset change.
         """
-        if self.crontab_mode is not None:
-            first, last = start.toordinal(), answer.toordinal()
-            tz = self.timezone
-            for year in range(start.year, answer.year + 1):
-                for ordinal in unclean_days(tz, year):
-                    if first <= ordinal <= last:
-                        day = date.fromordinal(ordinal)
-                        if (
-                            self._next_month[day.month] == day.month
-                            and self._day_table_for(day.year, day.month)[day.day] == day.day
-                        ):
-                            return False
-            return True
-        return self._carries_are_exact(
-            [start.year, start.month, start.day, start.hour, start.minute, start.second]
-        )
-
-    def _carries_are_exact(self, values: list[int]) -> bool:
-        """Replay the search from ``values`` (a wall time) on the lookup tables, checking
-        every carry APScheduler would make (see ``_steps_are_wall_clock``)."""
         years, year_set = self._years, self._year_set
         next_month, next_hour = self._next_month, self._next_hour
         next_minute, next_second = self._next_minute, self._next_second
         constrained = self._weeks is not None or self._weekdays is not None
+        carry = self._replay_carry
         for _ in range(100_000):
             y, mo, d, h, mi, s = values
             if y not in year_set:
                 index = bisect_left(years, y)
                 if index == len(years):
-                    return True  # no answer: nothing to check
+                    return None
                 values = [years[index], 1, 1, 0, 0, 0]
                 continue
             value = next_month[mo]
             if value < 0:
-                values = self._exact_carry(values, 0)
-                if values is None:
-                    return False
+                values = carry(values, 0)
+                if values is None or values is _UNKNOWN:
+                    return values
                 continue
             if value != mo:
                 values = [y, value, 1, 0, 0, 0]
@@ -498,55 +514,65 @@ class CronTrigger(BaseTrigger):
                     last = _month_length(y, mo) if value < 0 else value
                     first_ordinal = date(y, mo, d).toordinal()
                     if not self._plain_span(first_ordinal, first_ordinal + last - d):
-                        return False
+                        return _UNKNOWN
                 if value < 0:
-                    values = self._exact_carry(values, 1)
-                    if values is None:
-                        return False
+                    values = carry(values, 1)
+                    if values is None or values is _UNKNOWN:
+                        return values
                 else:
                     values = [y, mo, value, 0, 0, 0]
                 continue
             value = next_hour[h]
             if value < 0:
-                values = self._exact_carry(values, 2)
-                if values is None:
-                    return False
+                values = carry(values, 2)
+                if values is None or values is _UNKNOWN:
+                    return values
                 continue
             if value != h:
-                values = [y, mo, d, value, 0, 0]
                 h, mi, s = value, 0, 0
             value = next_minute[mi]
             if value < 0:
-                values = self._exact_carry([y, mo, d, h, mi, s], 5)
-                if values is None:
-                    return False
+                values = carry([y, mo, d, h, mi, s], 5)
+                if values is None or values is _UNKNOWN:
+                    return values
                 continue
             if value != mi:
                 mi, s = value, 0
             value = next_second[s]
             if value < 0:
-                values = self._exact_carry([y, mo, d, h, mi, s], 6)
-                if values is None:
-                    return False
+                values = carry([y, mo, d, h, mi, s], 6)
+                if values is None or values is _UNKNOWN:
+                    return values
                 continue
-            return True
-        return False
+            return [y, mo, d, h, mi, value]
+        return _UNKNOWN
 
-    def _exact_carry(self, values: list[int], field: int) -> list[int] | None:
-        """The target of a carry into ``field`` from ``values`` when that carry lands on
-        it exactly (same offset at both ends), else None."""
+    def _replay_carry(self, values: list[int], field: int) -> Any:
+        """Where APScheduler's carry into ``field`` from ``values`` lands (see
+        ``_replay``): integers, None (nothing follows) or ``_UNKNOWN``."""
         target, _ = _carried(values, field)
         if target is None:
             return None
-        if target[:3] == values[:3]:
-            return target if self._day_offset(*target[:3]) is not None else None
         there = self._day_offset(*target[:3])
-        if there is None:
+        if there is not None:
+            if target[:3] == values[:3]:
+                return target
+            here = self._day_offset(*values[:3])
+            if here is None:
+                here = self.timezone.utcoffset(datetime(*values, tzinfo=self.timezone))
+            if here == there:
+                return target
+        # Elapsed time: the wall-clock difference added in UTC, as APScheduler does.
+        current = datetime(*values, tzinfo=self.timezone)
+        end_date = self.end_date
+        if end_date is not None and current > end_date:
             return None
-        here = self._day_offset(*values[:3])
-        if here is None:
-            here = self.timezone.utcoffset(datetime(*values, tzinfo=self.timezone))
-        return target if here == there else None
+        moved, _ = _carry(self, current, field)
+        if moved is None or (end_date is not None and moved > end_date):
+            return None
+        if moved.fold or self._day_offset(moved.year, moved.month, moved.day) is None:
+            return _UNKNOWN
+        return [moved.year, moved.month, moved.day, moved.hour, moved.minute, moved.second]
 
     def _walk(self, start: datetime) -> datetime | None:
         """The exact search by this trigger's DST rule (see ``walks``), as a real time."""
