@@ -20,12 +20,13 @@ lint: $(STAMP)
 
 # The full suite on .venv's interpreter, then the browser-free subset on every other Python
 # >= 3.10 the machine has, each in its own .cache/venvs/py3.X (scripts/test_matrix.py;
-# NBSCHED_MATRIX=0 skips it).
+# NBSCHED_MATRIX=0 skips it). Both always run; either failing fails the target.
 test: $(STAMP)
 	bash scripts/services.sh
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest
-	$(PY) scripts/test_matrix.py
+	$(PY) -m pytest; main=$$?; \
+	$(PY) scripts/test_matrix.py; matrix=$$?; \
+	test $$main -eq 0 -a $$matrix -eq 0
 
 # The quickstart notebook, executed headless in a real kernel against the embedded SQLite store.
 demo: $(STAMP)

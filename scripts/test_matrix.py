@@ -52,6 +52,7 @@ SUBSET = [
     "tests/executors",
     "tests/jobstores",
     "tests/persistence",
+    "tests/reliability",
     "tests/test_cli.py",
     "tests/test_runcontext.py",
 ]
