@@ -482,7 +482,7 @@ class RedisJobStore(BaseJobStore):
         if not entries and not bad:
             return []
         ids = [key.decode("utf-8", "backslashreplace") for key in entries]
-        members = self._redis.hmget(self.order_key, ids)
+        members = self._redis.hmget(self.order_key, ids) if ids else []
         result = []
         for job_id, raw, _member in sorted(
             zip(ids, entries.values(), members), key=lambda item: item[2] or b""
