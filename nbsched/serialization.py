@@ -13,15 +13,18 @@ Two ways to store *what* a job calls:
 
 Arguments and the trigger are pickled (cloudpickle, so classes defined in a notebook work).
 
-Record layout (format version 2)::
+Record layout (format version 3)::
 
     b"NBSJ" | version (1 byte) | HMAC-SHA256 tag (32 bytes) | body
     body = lengths of header, state and trigger (3 x 4 bytes, big endian)
            | header (UTF-8 JSON) | state pickle | trigger pickle | function pickle (by value)
 
-The tag covers magic, version and body, and is checked (in constant time) before anything is
-unpickled: a record changed by anyone without the user's key (see :mod:`nbsched.signing`) is
-refused with :class:`SignatureError` and its pickles are never loaded. The JSON header holds
+The tag covers magic, version, the *binding* — the store's table name or key prefix and the
+job id, given by the reader, not stored (:func:`record_binding`) — and the body, and is
+checked (in constant time) before anything is unpickled. A record copied under another id or
+into another store is refused with :class:`BindingError`; a record changed by anyone
+without the user's key (see :mod:`nbsched.signing`) is refused with :class:`SignatureError`
+and its pickles are never loaded. The JSON header holds
 safe metadata — job id, name, the callable's name, reference or source text — that
 :func:`describe_record` returns without unpickling anything, so a tool can show a quarantined
 record to the user. Decoding never parses the header: the fixed-size lengths say where each
@@ -31,8 +34,9 @@ Speed matters because a store encodes a record on every add and update and decod
 record it lists. So the trigger is pickled apart from the rest: nbsched's triggers are
 immutable, so a trigger object is pickled once (the same job updated after each run, or many
 jobs sharing a trigger) and identical trigger bytes are unpickled once per process. The next
-run time is stored as plain numbers plus its zone key (see ``_pack_time``). Format 1 (one
-pickle for state and trigger, header listing the parts) is still read.
+run time is stored as plain numbers plus its zone key (see ``_pack_time``). Format 2 (the
+same layout without a binding) and format 1 (one pickle for state and trigger, header listing
+the parts) are still read.
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ from zoneinfo import ZoneInfo
 import cloudpickle
 
 from nbsched import __version__
-from nbsched.signing import SECRET_KEY_ENV, TAG_SIZE, key_file_path, sign, verify
+from nbsched.signing import SECRET_KEY_ENV, TAG_SIZE, key_file_path, key_id, sign, verify
 
 __all__ = [
     "MAGIC",
@@ -73,6 +77,7 @@ __all__ = [
     "looks_signed",
     "obj_to_ref",
     "record_binding",
+    "record_key_id",
     "record_verifies",
     "ref_to_obj",
 ]
@@ -408,7 +413,9 @@ def encode_job_state(state: dict[str, Any], *, scope: str | None = None) -> byte
             repr(time.time()),
             ',"nbsched":',
             _VERSION_JSON,
-            "}",
+            ',"key":"',
+            key_id(),
+            '"}',
         )
     ).encode("utf-8")
     body = b"".join(
@@ -827,6 +834,18 @@ def _claimed_header(body: bytes) -> dict[str, Any]:
         return _read_header(3, body, verified=False)
     except RecordError:
         return {}
+
+
+def record_key_id(payload: Any) -> str | None:
+    """The key fingerprint a format-3 record's (unverified) header claims, or None.
+
+    Only a hint for messages and for telling a wrong key from a changed record; never trusted
+    for anything else.
+    """
+    if not looks_signed(payload) or payload[len(MAGIC)] != 3:
+        return None
+    claimed = _claimed_header(bytes(payload[_BODY_OFFSET:])).get("key")
+    return claimed if isinstance(claimed, str) else None
 
 
 def looks_signed(payload: Any) -> bool:

@@ -42,6 +42,7 @@ __all__ = [
     "describe_key",
     "get_key",
     "key_file_path",
+    "key_id",
     "sign",
     "verify",
 ]
@@ -137,6 +138,27 @@ def get_key(create: bool = True) -> bytes:
         identity, key = _load_or_create(path, create)
         _cache[cache_key] = (path, identity, key, now)
         return key
+
+
+_key_ids: dict[bytes, str] = {}
+
+
+def key_id(key: bytes | None = None) -> str:
+    """A short public fingerprint of ``key`` (default: the current key), 16 hex digits.
+
+    Written into every record's header, so a record that fails its signature can tell "signed
+    with another key" from "changed after signing". It reveals nothing usable about the key
+    (an HMAC of a fixed text under it).
+    """
+    if key is None:
+        key = get_key()
+    found = _key_ids.get(key)
+    if found is None:
+        found = hmac.digest(key, b"nbsched key id", "sha256")[:8].hex()
+        if len(_key_ids) > 16:
+            _key_ids.clear()
+        _key_ids[key] = found
+    return found
 
 
 def describe_key() -> str:

@@ -273,15 +273,18 @@ class BaseJobStore(ABC):
         user's key, ``nbsched list`` run without the owner's ``NBSCHED_SECRET_KEY``, a key file
         deleted and made anew), not a reason to quarantine every record: it raises
         :class:`~nbsched.signing.KeyMismatchError`, naming the key and the store, and nothing
-        is written. Once one record has verified under the current key, a record that does
-        not is a fault of that record and is quarantined as before.
+        is written. Once one record has verified under the current key — or the failing
+        record names the current key's fingerprint (format 3) — a record that does not verify
+        is a fault of that record and is quarantined as before.
         """
-        from nbsched.serialization import looks_signed, record_verifies
-        from nbsched.signing import KeyMismatchError, describe_key, get_key
+        from nbsched.serialization import looks_signed, record_key_id, record_verifies
+        from nbsched.signing import KeyMismatchError, describe_key, get_key, key_id
 
         key = get_key(create=False)
         if self._key_seen == key or (payload is not None and not looks_signed(payload)):
             return
+        if payload is not None and record_key_id(payload) == key_id(key):
+            return  # signed with this very key, then changed: a fault of the record
         total = 0
         for stored in self._scan_payloads():
             if not looks_signed(stored):
