@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import warnings
 from pathlib import Path
 
 import pytest
@@ -540,3 +541,26 @@ def test_after_a_crash_shutdown_leaves_nothing_and_the_program_exits(tmp_path, f
     for pid in report["worker_pids"] + report["helpers"]:
         assert await_exit(pid, timeout=10), f"process {pid} outlived the program"
     assert "leaked semaphore" not in stderr
+
+
+def test_default_start_method_never_forks_a_threaded_process(scheduler, make_job, now):
+    """Python 3.12+ warns when a multi-threaded process forks (a worker can inherit a held
+    lock). The default start method never forks the scheduler's process, so no such warning
+    comes, even with other threads running and a pool replaced from its manager thread."""
+    busy = threading.Event()
+    helper = threading.Thread(target=busy.wait, daemon=True)
+    helper.start()
+    executor = ProcessPoolExecutor(1)
+    executor.start(scheduler, "nofork")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            executor.submit_job(make_job("crash", crash_hard, 2), [now])
+            executor.submit_job(make_job("after", power, 3), [now])
+            events = scheduler.wait_for_events(2)
+    finally:
+        executor.shutdown()
+        busy.set()
+    codes = {e.job_id: e.code for e in events}
+    assert codes == {"crash": EVENT_JOB_ERROR, "after": EVENT_JOB_EXECUTED}
+    assert [str(w.message) for w in caught if "fork" in str(w.message)] == []
