@@ -517,6 +517,8 @@ def test_after_a_crash_shutdown_leaves_nothing_and_the_program_exits(tmp_path, f
         cwd=tmp_path,
     )
     try:
+        ready, _, _ = select.select([proc.stdout], [], [], 90)
+        assert ready, "no report within 90 s: the jobs did not finish or shutdown() hung"
         line = proc.stdout.readline()  # printed after shutdown(), just before exiting
         assert line, proc.communicate(timeout=30)[1]
         try:
