@@ -136,9 +136,16 @@ return 1
 """
 
 # KEYS: jobs, run_times, order   ARGV: id, member, record as read, score from the record
+# The member's score disagrees with the record: re-score the job's own member (relinking it
+# if the order entry is missing), drop a member that belongs to another one (2).
 _REINDEX = """
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[3] then return 0 end
-if redis.call('HGET', KEYS[3], ARGV[1]) ~= ARGV[2] then return 0 end
+local owner = redis.call('HGET', KEYS[3], ARGV[1])
+if owner and owner ~= ARGV[2] then
+  redis.call('ZREM', KEYS[2], ARGV[2])
+  return 2
+end
+if not owner then redis.call('HSET', KEYS[3], ARGV[1], ARGV[2]) end
 redis.call('ZADD', KEYS[2], 'XX', ARGV[4], ARGV[2])
 return 1
 """
@@ -319,53 +326,60 @@ class RedisJobStore(BaseJobStore):
 
         Also returns how many records failed and how many entries are still in the index
         range they were read from (for refilling a batch). ``now`` given: only jobs whose
-        *signed* next run time is due by then come back; an entry whose score disagrees with
-        its record is re-scored from the record (never returned as due when it is not).
+        *signed* next run time is due by then come back. The index is checked against the
+        records as it is read, at no extra round trip: a member without a record, a second
+        member for one id and a score that disagrees with the record are repaired.
         """
         if not entries:
             return [], 0, 0
         ids: list[str] = []
         kept_entries: list[tuple[bytes, float]] = []
+        read_only = self.read_only
         kept = 0
         for member, score in entries:
             try:
                 ids.append(member[_ID_OFFSET:].decode("utf-8"))
             except UnicodeDecodeError as exc:
                 self._set_aside_member(member, exc)
-                if self.read_only:
-                    kept += 1
+                kept += read_only
                 continue
             kept_entries.append((member, score))
         if not ids:
             return [], 0, kept
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.hmget(self.jobs_key, ids)
-        pipe.hmget(self.order_key, ids)
-        payloads, owners = pipe.execute()
+        payloads = self._redis.hmget(self.jobs_key, ids)
         jobs: list[Job] = []
+        members: dict[str, bytes] = {}
         failed = 0
-        for job_id, (member, score), payload, owner in zip(ids, kept_entries, payloads, owners):
-            if payload is None or owner != member:
+        for job_id, (member, score), payload in zip(ids, kept_entries, payloads):
+            if payload is None:
                 self._orphan(job_id, member)
-                if self.read_only:
-                    kept += 1
+                kept += read_only
                 continue
+            if job_id in members:  # two members for one id: keep the one the order names
+                owner = self._redis.hget(self.order_key, job_id)
+                if owner != member:
+                    self._orphan(job_id, member)
+                    kept += read_only
+                    continue
+                self._orphan(job_id, members.pop(job_id))
+                jobs = [job for job in jobs if job.id != job_id]
             job = self._restore_record(job_id, payload)
             if job is None:
                 failed += 1
-                if self.read_only:
-                    kept += 1
+                kept += read_only
                 continue
             run_time = job.next_run_time
             actual = float("inf") if run_time is None else run_time.timestamp()
             if actual != score:
-                self._reindex(job, member, payload, score, actual)
+                if self._reindex(job, member, payload, score, actual) == 2:
+                    kept += read_only
+                    continue
                 if now is not None and actual > now:
-                    if self.read_only:
-                        kept += 1
+                    kept += read_only
                     continue
             kept += 1
             jobs.append(job)
+            members[job_id] = member
         return jobs, failed, kept
 
     def _orphan(self, job_id: str, member: bytes) -> None:
@@ -384,18 +398,32 @@ class RedisJobStore(BaseJobStore):
 
     def _reindex(
         self, job: Job, member: bytes, payload: bytes, score: float, actual: float
-    ) -> None:
-        self._logger.warning(
-            "Job %r: its score in %s says %r but its signed record says %r; the index was "
-            "changed outside nbsched and is repaired from the record",
-            job.id,
-            self.run_times_key,
-            score,
-            actual,
+    ) -> int:
+        """Repair a member whose score disagrees with the signed record; 2: it was a stray
+        member of another job's id and was removed."""
+        if self.read_only:
+            return 0
+        value = _PAUSED if actual == float("inf") else actual
+        outcome = self._reindex_script(
+            keys=self._keys[:3], args=[job.id, member, payload, value]
         )
-        if not self.read_only:
-            value = _PAUSED if actual == float("inf") else actual
-            self._reindex_script(keys=self._keys[:3], args=[job.id, member, payload, value])
+        if outcome == 2:
+            self._logger.warning(
+                "Removed index member %r of %s: it belongs to no job record (changed outside "
+                "nbsched, or a duplicate)",
+                member.decode("utf-8", "backslashreplace"),
+                self.run_times_key,
+            )
+        else:
+            self._logger.warning(
+                "Job %r: its score in %s says %r but its signed record says %r; the index was "
+                "changed outside nbsched and is repaired from the record",
+                job.id,
+                self.run_times_key,
+                score,
+                actual,
+            )
+        return int(outcome)
 
     # --- the store API --------------------------------------------------------------------------
 
