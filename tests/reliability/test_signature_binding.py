@@ -152,7 +152,7 @@ def test_record_copied_under_another_id_is_quarantined_not_looped(
         started = time.monotonic()
         scheduler.resume()
         quarantined = lambda: [q.id for q in store.get_quarantined_jobs()]  # noqa: E731
-        _await(lambda: runs["a"] >= 1 and quarantined() == ["b"], 5,
+        _await(lambda: runs["a"] >= 1 and quarantined() == ["b"], 15,
                lambda: f"one run of a and b quarantined ({dict(runs)} runs in "
                        f"{time.monotonic() - started:.1f} s)")
         # A loop would show hundreds of runs here within a fraction of a second.
