@@ -60,7 +60,15 @@ from zoneinfo import ZoneInfo
 import cloudpickle
 
 from nbsched import __version__
-from nbsched.signing import SECRET_KEY_ENV, TAG_SIZE, key_file_path, key_id, sign, verify
+from nbsched.signing import (
+    SECRET_KEY_ENV,
+    TAG_SIZE,
+    get_key,
+    key_file_path,
+    key_id,
+    sign,
+    verify,
+)
 
 __all__ = [
     "MAGIC",
@@ -821,11 +829,18 @@ def _verified_body_v3(
             f"job record signed for job {claimed_id!r} in store {claimed_scope!r} was found "
             f"as job {job_id!r} in store {scope!r} (copied there?); it was not unpickled"
         )
-    raise SignatureError(
-        "job record signature does not match: the record was changed after it was "
-        f"written, or it was signed with a different key than {_key_source()}; "
-        "it was not unpickled"
-    )
+    claimed_key, current_key = header.get("key"), key_id(get_key(create=False))
+    if isinstance(claimed_key, str) and claimed_key != current_key:
+        cause = (
+            f"it was signed with a different key than {_key_source()} (the record names key "
+            f"{claimed_key[:16]!r}, this process uses key {current_key!r})"
+        )
+    else:
+        cause = (
+            "the record was changed after it was written, or it was signed with a different "
+            f"key than {_key_source()}"
+        )
+    raise SignatureError(f"job record signature does not match: {cause}; it was not unpickled")
 
 
 def _claimed_header(body: bytes) -> dict[str, Any]:
