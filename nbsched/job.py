@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import inspect
 import itertools
+import math
 import os
 import threading
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from nbsched.serialization import callable_name, is_by_reference, obj_to_ref, ref_to_obj
@@ -120,12 +121,28 @@ _JOB_FIELDS = (
 )
 
 
+#: The longest misfire grace time a timedelta holds (999,999,999 days), in seconds.
+_MAX_GRACE_SECONDS = timedelta.max // timedelta(seconds=1)
+
+
 def _check_misfire_grace_time(value: Any) -> Any:
     if value is None:
         return None
+    if isinstance(value, float) and not math.isfinite(value):
+        # NaN compares false with everything (no run would ever be late); inf overflows
+        # the executor's timedelta.
+        raise ValueError(
+            f"misfire_grace_time: {value!r}: must be a finite number of seconds "
+            "(None means any lateness is fine)"
+        )
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         raise TypeError(
             f"misfire_grace_time: {value!r}: must be None or a positive number of seconds"
+        )
+    if value > _MAX_GRACE_SECONDS:
+        raise ValueError(
+            f"misfire_grace_time: {value!r}: at most {_MAX_GRACE_SECONDS:,} seconds "
+            "(None means any lateness is fine)"
         )
     return value
 
@@ -254,7 +271,10 @@ class Job:
         if misfire_grace_time is not _NOT_GIVEN:
             if not (
                 misfire_grace_time is None
-                or (type(misfire_grace_time) is int and misfire_grace_time > 0)
+                or (
+                    type(misfire_grace_time) is int
+                    and 0 < misfire_grace_time <= _MAX_GRACE_SECONDS
+                )
             ):
                 misfire_grace_time = _check_misfire_grace_time(misfire_grace_time)
             job.misfire_grace_time = misfire_grace_time

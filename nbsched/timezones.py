@@ -33,7 +33,8 @@ _ISO_LIKE = re.compile(
     r"(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})"
     r"(?:[ T](?P<hour>\d{1,2}):(?P<minute>\d{1,2})(?::(?P<second>\d{1,2})"
     r"(?:\.(?P<microsecond>\d{1,6}))?)?"
-    r"(?P<offset>Z|[+-]\d\d:?\d\d)?)?$"
+    r"(?P<offset>Z|[+-]\d\d:?\d\d)?)?$",
+    re.ASCII,  # \d would also take other scripts' digits, which int() reads
 )
 
 
@@ -163,6 +164,8 @@ def to_datetime(
         elif offset:
             digits = offset[1:].replace(":", "")
             delta = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+            if delta >= timedelta(hours=24):
+                raise ValueError(f"{arg_name}: {value!r}: UTC offset {offset} out of range")
             result = result.replace(tzinfo=timezone(delta if offset[0] == "+" else -delta))
     else:
         raise TypeError(f"{arg_name}: unsupported type {type(value).__name__}")

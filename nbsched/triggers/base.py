@@ -10,7 +10,10 @@ trigger written for APScheduler (a plain subclass implementing only
 from __future__ import annotations
 
 import copy
+import math
 import random
+import threading
+import time
 from abc import ABC, abstractmethod
 from collections import deque
 from datetime import datetime, timedelta, timezone
@@ -19,15 +22,90 @@ from typing import Any, ClassVar
 
 from nbsched.timezones import local_timezone, utc_add
 
-__all__ = ["BaseTrigger", "check_jitter"]
+__all__ = ["MAX_JITTER", "BaseTrigger", "check_jitter"]
+
+#: The largest ``jitter`` accepted, in seconds (about 31.7 years). A longer delay is a
+#: mistake, and one of ~250 billion seconds would not fit a datetime at all.
+MAX_JITTER = 1_000_000_000
 
 
 def check_jitter(jitter: Any) -> None:
-    """Reject anything but ``None`` or a non-negative number of seconds (every trigger's rule)."""
-    if jitter is not None and (
-        isinstance(jitter, bool) or not isinstance(jitter, Real) or jitter < 0
+    """Reject anything but ``None`` or a finite number of seconds in 0..``MAX_JITTER``
+    (every trigger's rule), with a ValueError naming ``jitter``."""
+    if jitter is None:
+        return
+    if (
+        isinstance(jitter, bool)
+        or not isinstance(jitter, Real)
+        or not _finite(jitter)
+        or not 0 <= jitter <= MAX_JITTER
     ):
-        raise ValueError(f"jitter: {jitter!r}: must be a non-negative number of seconds")
+        raise ValueError(
+            f"jitter: {jitter!r}: must be a non-negative number of seconds "
+            f"(finite, at most {MAX_JITTER:,})"
+        )
+
+
+def _finite(value: Real) -> bool:
+    """False for infinities and NaN; True for any int (however large) and finite float."""
+    if isinstance(value, int):
+        return True
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # a Fraction too large for a float: finite, just huge
+        return True
+
+
+class SearchBudget:
+    """One bound for one trigger query, however deeply combining triggers nest.
+
+    ``AndTrigger``/``OrTrigger`` (and ``_first_at_or_after`` when stepping) open a search
+    with ``SearchBudget.enter()``; a combining trigger inside another one joins the open
+    search instead of starting its own, so a nested AND cannot multiply the bound. Every
+    member query spends one step; the search is exhausted after ``steps`` steps or
+    ``seconds`` of this thread's CPU time, whichever comes first, and then every
+    combining trigger in it answers ``None`` (the outermost one logs why).
+    """
+
+    __slots__ = ("deadline", "exhausted", "left", "steps")
+
+    _local = threading.local()
+
+    def __init__(self, steps: int, seconds: float) -> None:
+        self.steps = steps
+        self.left = steps
+        self.deadline = _cpu_time() + seconds
+        self.exhausted = False
+
+    @classmethod
+    def current(cls) -> SearchBudget | None:
+        return getattr(cls._local, "search", None)
+
+    @classmethod
+    def enter(cls, steps: int, seconds: float) -> tuple[SearchBudget, bool]:
+        """The open search (``outermost`` False) or a new one (``outermost`` True)."""
+        search = getattr(cls._local, "search", None)
+        if search is not None:
+            return search, False
+        search = cls._local.search = cls(steps, seconds)
+        return search, True
+
+    @classmethod
+    def leave(cls) -> None:
+        cls._local.search = None
+
+    def spend(self) -> bool:
+        """Spend one step; False (and exhausted from then on) when the bound is reached."""
+        if self.exhausted:
+            return False
+        self.left -= 1
+        if self.left < 0 or _cpu_time() > self.deadline:
+            self.exhausted = True
+            return False
+        return True
+
+
+_cpu_time = getattr(time, "thread_time", time.process_time)
 
 
 class BaseTrigger(ABC):
@@ -115,7 +193,10 @@ class BaseTrigger(ABC):
         """
         if next_fire_time is None or not jitter:
             return next_fire_time
-        return utc_add(next_fire_time, timedelta(seconds=random.uniform(0, jitter)))
+        try:
+            return utc_add(next_fire_time, timedelta(seconds=random.uniform(0, jitter)))
+        except OverflowError:
+            return next_fire_time  # a delay past year 9999: run at the aimed time
 
     def _without_jitter(self) -> BaseTrigger:
         """A copy of this trigger with jitter removed (used by ``preview``)."""
@@ -182,9 +263,12 @@ class BaseTrigger(ABC):
         Triggers that can jump straight there override it.
         """
         fire_time = self.get_next_fire_time(None, now)
+        search = SearchBudget.current()  # inside an AND/OR search: its bound counts
         for _ in range(_SKIP_LIMIT):
             if fire_time is None or not _before(fire_time, now):
                 return fire_time
+            if search is not None and not search.spend():
+                return None
             fire_time = self.get_next_fire_time(fire_time, now)
         return None
 

@@ -35,6 +35,8 @@ __all__ = ["CalendarIntervalTrigger"]
 
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _TIME_LIMITS = {"hour": 23, "minute": 59, "second": 59}
+#: The most days a timedelta holds (the weeks and days of the interval are one).
+_MAX_DAYS = timedelta.max.days
 
 
 class CalendarIntervalTrigger(BaseTrigger):
@@ -103,6 +105,17 @@ class CalendarIntervalTrigger(BaseTrigger):
         if not any(counts.values()):
             raise ValueError(
                 "years/months/weeks/days: all zero: the interval must be at least 1 day long"
+            )
+        if weeks * 7 + days > _MAX_DAYS:
+            if weeks * 7 > _MAX_DAYS:
+                culprit = f"weeks: {weeks!r}"
+            elif days > _MAX_DAYS:
+                culprit = f"days: {days!r}"
+            else:
+                culprit = f"weeks={weeks!r}, days={days!r}"
+            raise ValueError(
+                f"{culprit}: interval too long (weeks and days: at most {_MAX_DAYS:,} days "
+                "in all)"
             )
         clock = {"hour": hour, "minute": minute, "second": second}
         for name, value in clock.items():

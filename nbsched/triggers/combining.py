@@ -6,10 +6,11 @@ behaves as APScheduler's, except that it keeps a later ``DateTrigger`` member pe
 returns at all, but never hangs: APScheduler re-asks each member with the
 same previous fire time and a later ``now``, which many members ignore, so two members
 that disagree once loop forever. Here a member that is behind is asked for its first
-fire time at or after the candidate time instead, and the search is bounded
-(``MAX_SEARCH_STEPS`` member queries); when no agreement turns up within the bound the
-trigger logs a warning on ``nbsched.triggers.combining`` and reports "no more fire
-times" (``None``).
+fire time at or after the candidate time instead, and the search is bounded: one bound
+per query of the outermost combining trigger, however deeply ANDs and ORs nest
+(``MAX_SEARCH_STEPS`` member queries in all, or ``MAX_SEARCH_SECONDS`` of CPU time,
+whichever comes first). When no agreement turns up within the bound the trigger logs a
+warning on ``nbsched.triggers.combining`` and reports "no more fire times" (``None``).
 """
 
 from __future__ import annotations
@@ -20,15 +21,25 @@ from datetime import datetime, timezone, tzinfo
 from typing import Any
 
 from nbsched.timezones import local_timezone
-from nbsched.triggers.base import BaseTrigger, check_jitter
+from nbsched.triggers.base import BaseTrigger, SearchBudget, check_jitter
 from nbsched.triggers.date import DateTrigger
 
-__all__ = ["MAX_SEARCH_STEPS", "AndTrigger", "BaseCombiningTrigger", "OrTrigger"]
+__all__ = [
+    "MAX_SEARCH_SECONDS",
+    "MAX_SEARCH_STEPS",
+    "AndTrigger",
+    "BaseCombiningTrigger",
+    "OrTrigger",
+]
 
 logger = logging.getLogger("nbsched.triggers.combining")
 
-#: How many member queries one AndTrigger search may make before giving up.
-MAX_SEARCH_STEPS = 10_000
+#: How many member queries one search may make in all (nested members included) before
+#: giving up.
+MAX_SEARCH_STEPS = 2_000
+#: How much CPU time (of the calling thread) one search may take before giving up: the
+#: backstop for members whose every query is slow (custom triggers, rare cron schedules).
+MAX_SEARCH_SECONDS = 0.05
 
 _UTC = timezone.utc
 
@@ -101,27 +112,72 @@ class AndTrigger(BaseCombiningTrigger):
     def get_next_fire_time(
         self, previous_fire_time: datetime | None, now: datetime
     ) -> datetime | None:
+        search, outermost = SearchBudget.enter(MAX_SEARCH_STEPS, MAX_SEARCH_SECONDS)
+        try:
+            found = self._search(search, previous_fire_time, now, None)
+        finally:
+            if outermost:
+                SearchBudget.leave()
+        if found is None:
+            if outermost and search.exhausted:
+                self._give_up(search, previous_fire_time or now)
+            return None
+        return self._apply_jitter(found, self.jitter, now)
+
+    def _first_at_or_after(self, now: datetime) -> datetime | None:
+        """The first time not before ``now`` all members agree on (no jitter), in one
+        bounded search (``preview``, and this trigger as a member of another AND)."""
+        search, outermost = SearchBudget.enter(MAX_SEARCH_STEPS, MAX_SEARCH_SECONDS)
+        try:
+            found = self._search(search, None, now, now)
+        finally:
+            if outermost:
+                SearchBudget.leave()
+        if found is None and outermost and search.exhausted:
+            self._give_up(search, now)
+        return found
+
+    def _search(
+        self,
+        search: SearchBudget,
+        previous_fire_time: datetime | None,
+        now: datetime,
+        at_or_after: datetime | None,
+    ) -> datetime | None:
+        """The earliest agreement of the members: after ``previous_fire_time`` by the
+        APScheduler contract, or (``at_or_after`` given) the first not before it."""
         members = self._plain_members
-        times = [member.get_next_fire_time(previous_fire_time, now) for member in members]
-        budget = MAX_SEARCH_STEPS - len(members)
-        while budget > 0:
+        times: list[datetime | None] = []
+        for member in members:
+            if not search.spend():
+                return None
+            if at_or_after is None:
+                times.append(member.get_next_fire_time(previous_fire_time, now))
+            else:
+                times.append(_first_at_or_after(member, at_or_after, search))
+        while True:
             if any(t is None for t in times):
                 return None
-            instants = [t.astimezone(_UTC) for t in times]
+            instants = [t.astimezone(_UTC) for t in times]  # type: ignore[union-attr]
             latest = max(instants)
             if all(instant == latest for instant in instants):
-                return self._apply_jitter(times[0], self.jitter, now)
+                return times[0]
             for index, member in enumerate(members):
                 if instants[index] < latest:
-                    times[index], budget = _catch_up(member, times[index], latest, budget)
+                    times[index] = _catch_up(member, times[index], latest, search)
+                    if search.exhausted:
+                        return None
+
+    def _give_up(self, search: SearchBudget, after: datetime) -> None:
+        spent = search.steps - max(search.left, 0)
         logger.warning(
-            "%s: no time all members agree on turned up within %d steps after %s; "
+            "%s: no time all members agree on turned up within %d steps (%s) after %s; "
             "treating the schedule as finished",
             self,
-            MAX_SEARCH_STEPS,
-            previous_fire_time or now,
+            spent,
+            "the step bound" if search.left < 0 else f"the {MAX_SEARCH_SECONDS:g} s CPU bound",
+            after,
         )
-        return None
 
     def describe(self) -> str:
         return self._describe_members("all")
@@ -147,24 +203,36 @@ class OrTrigger(BaseCombiningTrigger):
         self, previous_fire_time: datetime | None, now: datetime
     ) -> datetime | None:
         earliest = earliest_instant = None
-        for member in self.triggers:
-            if isinstance(member, DateTrigger):
-                fire_time = member._pending_after(previous_fire_time)
-            else:
-                fire_time = member.get_next_fire_time(previous_fire_time, now)
-            if fire_time is None:
-                continue
-            instant = fire_time.astimezone(_UTC) if fire_time.tzinfo else fire_time
-            if earliest_instant is None or instant < earliest_instant:
-                earliest, earliest_instant = fire_time, instant
+        # Members that are combining triggers share this query's one search bound.
+        search, outermost = SearchBudget.enter(MAX_SEARCH_STEPS, MAX_SEARCH_SECONDS)
+        try:
+            for member in self.triggers:
+                if isinstance(member, DateTrigger):
+                    fire_time = member._pending_after(previous_fire_time)
+                else:
+                    search.spend()
+                    fire_time = member.get_next_fire_time(previous_fire_time, now)
+                if fire_time is None:
+                    continue
+                instant = fire_time.astimezone(_UTC) if fire_time.tzinfo else fire_time
+                if earliest_instant is None or instant < earliest_instant:
+                    earliest, earliest_instant = fire_time, instant
+        finally:
+            if outermost:
+                SearchBudget.leave()
         return self._apply_jitter(earliest, self.jitter, now)
 
     def _first_at_or_after(self, now: datetime) -> datetime | None:
         """The earliest of the members' first fire times not before ``now``."""
-        times = []
-        for member in self._plain_members:
-            first = getattr(member, "_first_at_or_after", None)
-            times.append(first(now) if first is not None else _first_foreign(member, now))
+        search, outermost = SearchBudget.enter(MAX_SEARCH_STEPS, MAX_SEARCH_SECONDS)
+        try:
+            times = []
+            for member in self._plain_members:
+                search.spend()
+                times.append(_first_at_or_after(member, now, search))
+        finally:
+            if outermost:
+                SearchBudget.leave()
         pending = [t for t in times if t is not None]
         return min(pending, key=lambda t: t.astimezone(_UTC)) if pending else None
 
@@ -181,33 +249,40 @@ def _plain(member: Any) -> Any:
 
 
 def _catch_up(
-    member: Any, fire_time: datetime, target: datetime, budget: int
-) -> tuple[datetime | None, int]:
-    """The member's first fire time at or after ``target``, and the budget left.
+    member: Any, fire_time: datetime, target: datetime, search: SearchBudget
+) -> datetime | None:
+    """The member's first fire time at or after ``target`` (None when it has none or
+    the search's bound is reached).
 
     nbsched's triggers answer that directly (``_first_at_or_after``); a foreign trigger
     is asked without a previous fire time and, if it answers with an earlier time, is
     stepped forward from its own fire times.
     """
-    budget -= 1
+    if not search.spend():
+        return None
     first = getattr(member, "_first_at_or_after", None)  # ours: jumps there directly
     found = first(target) if first is not None else member.get_next_fire_time(None, target)
     if found is not None and found.astimezone(_UTC) < target:
         found = fire_time if fire_time.astimezone(_UTC) > found.astimezone(_UTC) else found
-        while found is not None and found.astimezone(_UTC) < target and budget > 0:
-            budget -= 1
+        while found is not None and found.astimezone(_UTC) < target:
+            if not search.spend():
+                return None
             found = member.get_next_fire_time(found, target)
-    return found, budget
+    return found
 
 
-def _first_foreign(member: Any, now: datetime) -> datetime | None:
-    """A foreign trigger's first fire time not before ``now`` (a bounded walk)."""
+def _first_at_or_after(member: Any, now: datetime, search: SearchBudget) -> datetime | None:
+    """A member's first fire time not before ``now``: ours answer it directly, a foreign
+    trigger is walked (each step spends from the search's bound)."""
+    first = getattr(member, "_first_at_or_after", None)
+    if first is not None:
+        return first(now)
     fire_time = member.get_next_fire_time(None, now)
-    for _ in range(MAX_SEARCH_STEPS):
-        if fire_time is None or fire_time.astimezone(_UTC) >= now.astimezone(_UTC):
-            return fire_time
+    while fire_time is not None and fire_time.astimezone(_UTC) < now.astimezone(_UTC):
+        if not search.spend():
+            return None
         fire_time = member.get_next_fire_time(fire_time, now)
-    return None
+    return fire_time
 
 
 def _describe(member: Any) -> str:

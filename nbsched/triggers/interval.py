@@ -27,7 +27,7 @@ from nbsched.timezones import (
     to_datetime,
     trigger_timezone,
 )
-from nbsched.triggers.base import BaseTrigger, check_jitter
+from nbsched.triggers.base import BaseTrigger, _finite, check_jitter
 
 __all__ = ["IntervalTrigger"]
 
@@ -55,20 +55,60 @@ def _whole_seconds(total: int) -> tuple[timedelta, int, float]:
     return parts
 
 
+#: The longest interval a timedelta holds: 999,999,999 days, in seconds.
+_MAX_SECONDS = timedelta.max // timedelta(seconds=1)
+_UNIT_NAMES = ("weeks", "days", "hours", "minutes", "seconds")
+_UNIT_SIZES = (604800, 86400, 3600, 60, 1)
+
+
+def _given_units(values: tuple[Any, ...]) -> str:
+    """``weeks=2, days=1``: the non-zero units, for a message about the whole interval."""
+    given = [f"{name}={value!r}" for name, value in zip(_UNIT_NAMES, values) if value]
+    return ", ".join(given) or ", ".join(f"{name}=0" for name in _UNIT_NAMES)
+
+
 def _interval_from_units(
     weeks: Any, days: Any, hours: Any, minutes: Any, seconds: Any
 ) -> timedelta:
-    """The general (float, Decimal, ...) path of the constructor: checked, then summed."""
+    """The general (float, Decimal, ...) path of the constructor: checked, then summed.
+
+    Every error is a TypeError/ValueError naming the unit: not a number, negative,
+    infinite or NaN, or an interval longer than a timedelta holds (999,999,999 days).
+    """
     values = (weeks, days, hours, minutes, seconds)
-    for name, value in zip(("weeks", "days", "hours", "minutes", "seconds"), values):
+    total = 0.0
+    for name, value, size in zip(_UNIT_NAMES, values, _UNIT_SIZES):
         if isinstance(value, bool) or not isinstance(value, Real):
             raise TypeError(f"{name}: {value!r}: expected a number")
+        if not _finite(value):
+            raise ValueError(f"{name}: {value!r}: must be a finite number")
         if value < 0:
             raise ValueError(f"{name}: {value!r}: interval must be positive")
-    interval = timedelta(days=days, seconds=seconds, minutes=minutes, hours=hours, weeks=weeks)
+        length = value * size
+        if length > _MAX_SECONDS:
+            raise ValueError(
+                f"{name}: {value!r}: interval too long (at most {_MAX_SECONDS // 86400:,} days)"
+            )
+        total += length
+    if total > _MAX_SECONDS:
+        raise ValueError(
+            f"{_given_units(values)}: interval too long "
+            f"(at most {_MAX_SECONDS // 86400:,} days in all)"
+        )
+    try:
+        interval = timedelta(
+            days=days, seconds=seconds, minutes=minutes, hours=hours, weeks=weeks
+        )
+    except OverflowError:  # at the very edge of the range, after rounding
+        raise ValueError(
+            f"{_given_units(values)}: interval too long "
+            f"(at most {_MAX_SECONDS // 86400:,} days in all)"
+        ) from None
     if interval < _MICROSECOND:
         if any(values):
-            raise ValueError(f"interval: {interval!r}: interval must be at least one microsecond")
+            raise ValueError(
+                f"{_given_units(values)}: interval must be at least one microsecond"
+            )
         interval = timedelta(seconds=1)  # APScheduler: all zero means every second
     return interval
 
@@ -125,6 +165,8 @@ class IntervalTrigger(BaseTrigger):
             try:
                 interval, step, length = _WHOLE_SECONDS[total]
             except KeyError:
+                if total > _MAX_SECONDS:
+                    _interval_from_units(weeks, days, hours, minutes, seconds)  # raises
                 interval, step, length = _whole_seconds(total)
         else:
             interval = _interval_from_units(weeks, days, hours, minutes, seconds)
@@ -135,7 +177,14 @@ class IntervalTrigger(BaseTrigger):
 
         tz = trigger_timezone(timezone, start_date, end_date, get_localzone)
         if start_date is None:
-            start = datetime.now(tz) + interval
+            try:
+                start = datetime.now(tz) + interval
+            except OverflowError:
+                units = _given_units((weeks, days, hours, minutes, seconds))
+                raise ValueError(
+                    f"{units}: interval too long: the first run (now + interval) would be "
+                    "after year 9999; give a start_date"
+                ) from None
         else:
             start = real_wall_time(to_datetime(start_date, tz, "start_date"))
         if end_date is None:

@@ -94,7 +94,7 @@ def test_and_never_hangs_and_warns(caplog):
     assert time.perf_counter() - began < 2
     [record] = caplog.records
     assert record.name == "nbsched.triggers.combining"
-    assert "10000 steps" in record.getMessage()
+    assert f"{combining.MAX_SEARCH_STEPS} steps (the step bound)" in record.getMessage()
 
 
 def test_and_search_bound_is_configurable(monkeypatch, caplog):

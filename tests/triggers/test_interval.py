@@ -69,7 +69,7 @@ def test_start_date_keeps_its_own_zone_and_strings_use_the_trigger_zone():
         ({"weeks": -1}, "weeks: -1: interval must be positive"),
         ({"seconds": -0.5}, "seconds: -0.5: interval must be positive"),
         ({"hours": 1, "minutes": -30}, "minutes: -30: interval must be positive"),
-        ({"seconds": 1e-9}, "interval: .*at least one microsecond"),
+        ({"seconds": 1e-9}, "seconds=1e-09: .*at least one microsecond"),
         ({"start_date": "xyz"}, "start_date: 'xyz': not a date"),
         ({"end_date": "2026-13-01"}, "end_date: '2026-13-01'"),
         ({"timezone": "Mars/Olympus"}, "timezone: 'Mars/Olympus': unknown time zone"),

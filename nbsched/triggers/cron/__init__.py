@@ -205,6 +205,7 @@ class CronTrigger(BaseTrigger):
             years = tuple(year for year in years if year <= last_year)
         self._set("_years", years)
         self._set("_year_set", frozenset(years))
+        self._set("_month_values", by_name["month"].values)
         self._set("_next_month", _next_table(by_name["month"].values, 13))
         self._set("_next_hour", _next_table(by_name["hour"].values, 24))
         self._set("_next_minute", _next_table(by_name["minute"].values, 60))
@@ -221,6 +222,7 @@ class CronTrigger(BaseTrigger):
         self._set("_plain_days", {})
         self._set("_day_offsets", {})
         self._set("_fixed_offset", _is_fixed_offset(self.timezone))
+        self._set("_live_years", {})
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         state = dict(state)
@@ -281,6 +283,30 @@ class CronTrigger(BaseTrigger):
         tables[year * 13 + month] = table
         return table
 
+    def _year_alive(self, year: int) -> bool:
+        """Whether any day of ``year`` matches (in an allowed month). The Gregorian
+        calendar repeats every 400 years (146,097 days, a whole number of weeks: same
+        month lengths, weekdays and ISO weeks), and so does the answer, which is
+        remembered per ``year % 400``: a schedule that never matches (``day=2,
+        week=2``, ``feb 30``) is known dead after at most 400 years, not 8,000."""
+        residue = year % 400
+        alive = self._live_years.get(residue)
+        if alive is None:
+            alive = any(self._day_table_for(year, month)[1] >= 0 for month in self._month_values)
+            self._live_years[residue] = alive
+        return alive
+
+    def _next_live_year(self, year: int) -> int | None:
+        """The first allowed year from ``year`` on with a matching day, or None."""
+        years = self._years
+        alive = self._live_years
+        for index in range(bisect_left(years, year), len(years)):
+            candidate = years[index]
+            known = alive.get(candidate % 400)
+            if known or (known is None and self._year_alive(candidate)):
+                return candidate
+        return None
+
     def _plain_day(self, ordinal: int) -> bool:
         """True when local day ``ordinal`` keeps one UTC offset, so that no DST rule
         matters within it. Remembered per trigger (bounded) for the fast path."""
@@ -328,15 +354,18 @@ class CronTrigger(BaseTrigger):
         Inputs one past a unit's maximum (``s == 60``, ``d == 32``, ...) are fine: the
         table says "none left" and the search carries into the next larger unit.
         """
-        years, year_set = self._years, self._year_set
+        year_set = self._year_set
         next_month, day_tables = self._next_month, self._day_tables
         next_hour, next_minute, next_second = self._next_hour, self._next_minute, self._next_second
         while True:
-            if y not in year_set:
-                i = bisect_left(years, y)
-                if i == len(years):
+            if y not in year_set or (
+                mo == 1 and d == 1 and not (h or mi or s) and not self._year_alive(y)
+            ):
+                # A new year: the first allowed one with a matching day.
+                found = self._next_live_year(y if y not in year_set else y + 1)
+                if found is None:
                     return None
-                y, mo, d, h, mi, s = years[i], 1, 1, 0, 0, 0
+                y, mo, d, h, mi, s = found, 1, 1, 0, 0, 0
             value = next_month[mo]
             if value < 0:
                 y, mo, d, h, mi, s = y + 1, 1, 1, 0, 0, 0
@@ -576,6 +605,13 @@ class CronTrigger(BaseTrigger):
 
     def _walk(self, start: datetime) -> datetime | None:
         """The exact search by this trigger's DST rule (see ``walks``), as a real time."""
+        # Any answer is a matching wall time no earlier than a day before ``start``'s
+        # reading (a fall-back shift is hours): when the table search finds none from
+        # there, neither rule can, and the walk (which steps month by month) is spared.
+        if start.year > 1 and self._next_wall(
+            *(start - timedelta(days=1)).timetuple()[:6]
+        ) is None:
+            return None
         if self.crontab_mode is None:
             fire_time = keyword_walk(self, start)
         else:

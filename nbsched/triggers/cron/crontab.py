@@ -29,8 +29,11 @@ ALIASES = {
 }
 # Cron's weekday names, in cron's numbering (0 = Sunday).
 _CRON_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-_STEPPED = re.compile(r"(?P<first>\*|\w+)(?:-(?P<last>\w+))?/(?P<step>\d+)$")
-_DOW_PART = re.compile(r"(?:(?P<star>\*)|(?P<first>\w+)(?:-(?P<last>\w+))?)(?:/(?P<step>\d+))?$")
+# ASCII only: ``\d``/``\w`` and str.isdigit() would take other scripts' digits.
+_STEPPED = re.compile(r"(?P<first>\*|\w+)(?:-(?P<last>\w+))?/(?P<step>\d+)$", re.ASCII)
+_DOW_PART = re.compile(
+    r"(?:(?P<star>\*)|(?P<first>\w+)(?:-(?P<last>\w+))?)(?:/(?P<step>\d+))?$", re.ASCII
+)
 
 
 def parse_crontab(expr: Any) -> tuple[dict[str, str], bool, str]:
@@ -92,10 +95,14 @@ def _fit_steps(name: str, field: str) -> str:
     return ",".join(parts)
 
 
+def _is_number(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
 def _crontab_value(name: str, text: str) -> int | None:
     if text == "*":
         return MIN_VALUES[name]
-    if text.isdigit():
+    if _is_number(text):
         return int(text)
     if name == "month" and text.lower() in MONTHS:
         return MONTHS.index(text.lower()) + 1
@@ -103,7 +110,7 @@ def _crontab_value(name: str, text: str) -> int | None:
 
 
 def _cron_weekday(text: str, part: str) -> int:
-    if text.isdigit():
+    if _is_number(text):
         value = int(text)
         if not 0 <= value <= 7:
             raise ValueError(f"day_of_week: {part!r}: out of range 0-7 (0 and 7 are Sunday)")

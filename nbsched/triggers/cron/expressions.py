@@ -31,13 +31,18 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 POSITIONS = ("1st", "2nd", "3rd", "4th", "5th", "last")
 
-_ALL_RE = re.compile(r"\*(?:/(?P<step>\d+))?$")
-_RANGE_RE = re.compile(r"(?P<first>\d+)(?:-(?P<last>\d+))?(?:/(?P<step>\d+))?$")
+# re.ASCII throughout: ``\d`` would otherwise accept other scripts' digits (Arabic-Indic
+# "\u0662", full-width "\uff12"), which int() reads as 2, and IGNORECASE would match
+# "\u017f" (long s) as "s" and the Kelvin sign as "k". A cron field is ASCII.
+_ALL_RE = re.compile(r"\*(?:/(?P<step>\d+))?$", re.ASCII)
+_RANGE_RE = re.compile(r"(?P<first>\d+)(?:-(?P<last>\d+))?(?:/(?P<step>\d+))?$", re.ASCII)
 _NAME_RANGE_RE = re.compile(
-    r"(?P<first>[a-z]+)(?:-(?P<last>[a-z]+))?(?:/(?P<step>\d+))?$", re.IGNORECASE
+    r"(?P<first>[a-z]+)(?:-(?P<last>[a-z]+))?(?:/(?P<step>\d+))?$", re.IGNORECASE | re.ASCII
 )
-_POSITION_RE = re.compile(r"(?P<position>1st|2nd|3rd|4th|5th|last) +(?P<weekday>\S+)$", re.I)
-_LAST_RE = re.compile(r"last$", re.IGNORECASE)
+_POSITION_RE = re.compile(
+    r"(?P<position>1st|2nd|3rd|4th|5th|last) +(?P<weekday>\S+)$", re.IGNORECASE | re.ASCII
+)
+_LAST_RE = re.compile(r"last$", re.IGNORECASE | re.ASCII)
 
 
 class Expression:
