@@ -302,6 +302,36 @@ class BaseJobStore(ABC):
             f"key file, or the same NBSCHED_SECRET_KEY); see docs/security.md"
         )
 
+    def _release_verifiable(self, candidates: Any, release: Any) -> int:
+        """On start: lift the quarantine of records set aside for a signature failure that
+        verify and restore now (the key is back; a reader with the wrong key quarantined
+        them before nbsched refused to). ``candidates`` yields ``(id, payload, reason)``,
+        ``release(id, payload, job)`` lifts one. Never fails a start: a key problem here is
+        reported by the first read instead."""
+        from nbsched.serialization import RecordError
+        from nbsched.signing import SigningKeyError
+
+        released = 0
+        try:
+            for job_id, payload, reason in candidates:
+                if not str(reason or "").startswith("SignatureError"):
+                    continue
+                try:
+                    job = self._job_from_record(payload, job_id, getattr(self, "_scope", None))
+                except RecordError:
+                    continue
+                if release(job_id, payload, job):
+                    released += 1
+        except SigningKeyError:
+            return released
+        if released:
+            self._logger.warning(
+                "Released %d records quarantined for a signature failure: they verify under "
+                "the current key (it had been missing or another one was used)",
+                released,
+            )
+        return released
+
     def _guard_new_key(self) -> None:
         """Before writing a record: never create a key silently for a store that has records.
 

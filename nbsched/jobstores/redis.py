@@ -241,6 +241,26 @@ class RedisJobStore(BaseJobStore):
         self._reindex_script = register(_REINDEX)
         self._set_aside_script = register(_SET_ASIDE)
 
+    def start(self, scheduler: Any, alias: str) -> None:
+        super().start(scheduler, alias)
+        if not self.read_only:
+            self._release_verifiable(self._signature_quarantined(), self._release_member)
+
+    def _signature_quarantined(self) -> Any:
+        for raw_id, raw in self._redis.hgetall(self.quarantine_key).items():
+            try:
+                job_id = raw_id.decode("utf-8")
+                reason = json.loads(raw).get("reason", "")
+            except (UnicodeDecodeError, ValueError, AttributeError):
+                continue
+            payload = self._redis.hget(self.jobs_key, job_id)
+            if payload is not None:
+                yield job_id, payload, reason
+
+    def _release_member(self, job_id: str, payload: bytes, job: Job) -> bool:
+        args = [job_id, payload, _score(job.next_run_time)]
+        return bool(self._release_script(keys=self._keys, args=args))
+
     @property
     def redis(self) -> Redis:
         """The client (named as in APScheduler's store)."""

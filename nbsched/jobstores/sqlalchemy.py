@@ -495,6 +495,26 @@ class SQLAlchemyJobStore(BaseJobStore):
             self._open_read_only()
         else:
             self._create_tables()
+            self._release_verifiable(self._signature_quarantined(), self._release_row)
+
+    def _signature_quarantined(self) -> Any:
+        c = self.jobs_t.c
+        stmt = select(c.id, c.job_state, c.quarantine).where(
+            c.quarantine.like("SignatureError%")
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        return ((job_id, bytes(payload), reason) for job_id, payload, reason in rows)
+
+    def _release_row(self, job_id: str, payload: bytes, job: Job) -> bool:
+        c = self.jobs_t.c
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(self.jobs_t)
+                .where(c.id == job_id, c.job_state == payload, c.quarantine.is_not(None))
+                .values(quarantine=None, quarantined_at=None)
+            )
+        return result.rowcount == 1
 
     def _open_read_only(self) -> None:
         """Look, never create: a store that does not exist yet reads as empty."""

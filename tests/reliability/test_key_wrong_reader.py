@@ -191,3 +191,44 @@ def test_read_only_commands_create_nothing(tmp_path: Path) -> None:
     assert not missing.exists(), "a read-only command created the database file"
     result = _cli("where", env={"NBSCHED_STORE_URL": f"sqlite:///{missing}"})
     assert result.returncode == 0 and not missing.exists()
+
+
+def _quarantine_as_before_the_fix(url: str) -> None:
+    """What a wrong-key ``nbsched list`` of an older nbsched left behind: every record
+    quarantined for a signature failure, the bytes untouched."""
+    reason = "SignatureError: job record signature does not match (an older nbsched list)"
+    store = store_for_url(url)
+    store.start(None, "default")
+    try:
+        if url.startswith("redis://"):
+            for job_id in JOBS:
+                payload = store.redis.hget(store.jobs_key, job_id)
+                store._quarantine_script(keys=store._keys,
+                                         args=[job_id, payload, reason, time.time()])
+        else:
+            with store.engine.begin() as conn:
+                conn.execute(store.jobs_t.update().values(quarantine=reason,
+                                                          quarantined_at=time.time()))
+        assert sorted(q.id for q in store.get_quarantined_jobs()) == sorted(JOBS)
+    finally:
+        store.shutdown()
+
+
+def test_records_quarantined_by_a_wrong_key_come_back_on_the_next_start(
+    store_url: str,
+) -> None:
+    """Stores damaged before the fix recover without one-by-one retries: on start, records
+    quarantined for a signature failure that verify under the current key are released."""
+    _owner_adds_jobs(store_url).shutdown()
+    _quarantine_as_before_the_fix(store_url)
+    owner = BackgroundScheduler(jobstores={"default": store_for_url(store_url)},
+                                timezone="UTC")
+    ran: list[str] = []
+    owner.add_listener(lambda event: ran.append(event.job_id), EVENT_JOB_EXECUTED)
+    owner.start()
+    try:
+        _await(lambda: sorted(ran) == sorted(JOBS), 15,
+               lambda: f"every released job to run (ran: {ran})")
+        assert owner.get_quarantined_jobs() == []
+    finally:
+        owner.shutdown(wait=False)
