@@ -161,10 +161,20 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     """WAL + synchronous=NORMAL: durable against process death, no fsync per commit."""
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute("PRAGMA journal_mode=WAL")
+        # The busy timeout first: switching a fresh file to WAL needs an exclusive lock, and
+        # several processes opening it at once must wait for each other, not fail.
+        cursor.execute("PRAGMA busy_timeout=10000")
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                break
+            except Exception as exc:  # sqlite3.OperationalError: database is locked
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_AUTOCHECKPOINT}")
-        cursor.execute("PRAGMA busy_timeout=10000")
     finally:
         cursor.close()
 
@@ -539,7 +549,9 @@ class SQLAlchemyJobStore(BaseJobStore):
         error is harmless when the tables exist now; the creation is then looked at again.
         """
         schema = tables[0].schema
-        for attempt in range(8):
+        deadline = time.monotonic() + 15  # a busy machine: the winner may be slow to commit
+        delay = 0.01
+        while True:
             try:
                 self.metadata.create_all(self.engine, tables=tables, checkfirst=True)
                 return
@@ -547,9 +559,10 @@ class SQLAlchemyJobStore(BaseJobStore):
                 existing = set(inspect(self.engine).get_table_names(schema=schema))
                 if all(table.name in existing for table in tables):
                     return
-                if attempt == 7 or exc.connection_invalidated:
+                if time.monotonic() > deadline or exc.connection_invalidated:
                     raise
-                time.sleep(0.02 * (attempt + 1))  # the winner is committing its DDL
+                time.sleep(delay)  # the winner is committing its DDL
+                delay = min(delay * 2, 0.2)
 
     def _create_tables(self) -> None:
         name = self.jobs_t.name
