@@ -26,7 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-from nbsched.triggers.cron import CronTrigger
+from nbsched.triggers.cron import _UNKNOWN, CronTrigger
 
 aps_cron = pytest.importorskip("apscheduler.triggers.cron")
 
@@ -239,3 +239,49 @@ def test_weekly_searches_that_cross_a_transition(zone, instant, kwargs):
     while moment < instant - timedelta(hours=20):
         _walk_both(kwargs, zone, moment.astimezone(zone), 3)
         moment += timedelta(hours=5, minutes=17)
+
+
+# Day-level schedules over many transitions: the searches that take the wall-clock
+# shortcut (``CronTrigger._exact_wall``: every carry between days of one offset) and the
+# ones that cannot (a carry across a change) must both give APScheduler's answers.
+_DAY_LEVEL_FIELDS = {
+    "month": ["*", "2", "jan,apr,jul,oct", "3-11/2", "10,11", "3", "oct-dec", "*/5"],
+    "day": ["1", "29", "31", "last", "last fri", "2nd tue", "1st sun", "1,15", "20-31/3",
+            "last sun", "5th mon"],
+    "hour": ["0", "1", "2", "3", "23", "0,12", "2-3", "22"],
+    "minute": ["0", "30", "45", "0,30"],
+    "second": ["0", "0", "15"],
+}
+
+
+def _day_level_cases(count: int, rng) -> list:
+    cases = []
+    for _ in range(count):
+        kwargs = {"day": rng.choice(_DAY_LEVEL_FIELDS["day"])}
+        for name in ("month", "hour", "minute", "second"):
+            if rng.random() < 0.6:
+                kwargs[name] = rng.choice(_DAY_LEVEL_FIELDS[name])
+        zone, base = rng.choice(TRANSITIONS)
+        moment = base + timedelta(seconds=rng.randint(-200 * 86400, 200 * 86400))
+        if rng.random() < 0.5:
+            moment = moment.replace(minute=0, second=0)
+        cases.append((kwargs, zone, moment.astimezone(zone)))
+    return cases
+
+
+def test_day_level_schedules_over_many_transitions(monkeypatch):
+    import random
+
+    taken = {"exact": 0, "unknown": 0}
+    original = CronTrigger._exact_wall
+
+    def counted(self, *values):
+        answer = original(self, *values)
+        taken["unknown" if answer is _UNKNOWN else "exact"] += 1
+        return answer
+
+    monkeypatch.setattr(CronTrigger, "_exact_wall", counted)
+    for kwargs, zone, now in _day_level_cases(300, random.Random(20261201)):
+        _walk_both(kwargs, zone, now, 12, now + timedelta(days=8 * 366))
+    # Both branches really ran (the shortcut and the replay behind it).
+    assert taken["exact"] > 200 and taken["unknown"] > 100, taken

@@ -215,9 +215,11 @@ class CronTrigger(BaseTrigger):
         self._set("_day_field", day)
         self._set("_weeks", None if week.is_wildcard else frozenset(week.values))
         self._set("_weekdays", None if weekday.is_wildcard else frozenset(weekday.values))
+        self._set("_constrained", self._weeks is not None or self._weekdays is not None)
         self._set("_next_week", _next_table(week.values, 54))
         self._set("_next_weekday", _next_table(weekday.values, 7))
         self._set("_day_tables", {})
+        self._set("_shape_tables", {})
         self._set("_dom_tables", {})
         self._set("_plain_days", {})
         self._set("_day_offsets", {})
@@ -275,9 +277,19 @@ class CronTrigger(BaseTrigger):
         return tuple(sorted(dom))
 
     def _day_table(self, year: int, month: int) -> list[int]:
-        """Next-allowed-day table for one month, cached (bounded) per (year, month)."""
+        """Next-allowed-day table for one month, cached (bounded) per (year, month).
+
+        Without a week field the allowed days depend only on the month's shape (its
+        first weekday and length: ``last``, ``2nd fri`` and weekdays too), so the at
+        most 28 distinct tables are built once and shared between months."""
         tables = self._day_tables
-        table = _next_table(self._days(year, month), 32)
+        if self._weeks is None:
+            shape = monthrange(year, month)
+            table = self._shape_tables.get(shape)
+            if table is None:
+                table = self._shape_tables[shape] = _next_table(self._days(year, month), 32)
+        else:
+            table = _next_table(self._days(year, month), 32)
         if len(tables) >= _DAY_CACHE_LIMIT:
             tables.clear()
         tables[year * 13 + month] = table
@@ -332,13 +344,18 @@ class CronTrigger(BaseTrigger):
             offsets[key] = offset
         return offset
 
-    def _plain_span(self, first: int, last: int) -> bool:
+    def _plain_span(
+        self, first: int, last: int, first_year: int = 0, last_year: int = 0
+    ) -> bool:
         """True when no UTC offset change lies within local days ``first``..``last``
-        (ordinals), so the wall-clock answer is exact under every DST rule."""
+        (ordinals; their years may be given too), so the wall-clock answer is exact
+        under every DST rule."""
         if last - first > _SPAN_DAYS_LIMIT:
             return False
         tz = self.timezone
-        for year in range(date.fromordinal(first).year, date.fromordinal(last).year + 1):
+        if not first_year:
+            first_year, last_year = date.fromordinal(first).year, date.fromordinal(last).year
+        for year in range(first_year, last_year + 1):
             days = unclean_days(tz, year)
             if days:
                 index = bisect_left(days, first)
@@ -456,11 +473,25 @@ class CronTrigger(BaseTrigger):
             # one once, at its first occurrence (fold=0, as built).
             if not self._plain_day(fire_time.toordinal()) and _is_missing(fire_time):
                 fire_time = datetime(*self._wall_after(fire_time, _exists), tzinfo=tz)
-        elif not self._plain_span(date(*first_day).toordinal(), fire_time.toordinal()):
+        elif not self._plain_span(
+            date(*first_day).toordinal(), fire_time.toordinal(), first_day[0], found[0]
+        ):
             # An offset change lies between. The keyword form replays APScheduler's
             # search on the tables (its elapsed-time carries included); the crontab
             # form's answer stands if cron never ticks across the change. Otherwise
             # the exact walk decides.
+            if start is None and self.crontab_mode is None and not self._constrained:
+                # From the fast path: the search starts a second after ``prev``, on a
+                # day that keeps one offset; most such searches carry only between
+                # days of equal offset (see ``_exact_wall``), with no datetime work.
+                assert prev is not None
+                exact = self._exact_wall(
+                    prev.year, prev.month, prev.day, prev.hour, prev.minute, prev.second + 1
+                )
+                if exact is None:
+                    return None
+                if exact is not _UNKNOWN:
+                    return self._finish(datetime(*exact, tzinfo=tz), now)
             if start is None:
                 start = self._search_start(prev, now)
                 if start is None:
@@ -471,9 +502,14 @@ class CronTrigger(BaseTrigger):
                 if not self._ticks_are_wall_clock(start, fire_time):
                     return self._finish(self._walk(start), now)
             else:
-                replayed = self._replay(
-                    [start.year, start.month, start.day, start.hour, start.minute, start.second]
-                )
+                values = [start.year, start.month, start.day, start.hour, start.minute,
+                          start.second]
+                # Most searches that cross a change carry only between days of equal
+                # offset (a feb 29 search crosses eight changes, and every carry is
+                # winter to winter): then APScheduler's walk is the wall-clock one.
+                replayed = _UNKNOWN if self._constrained else self._exact_wall(*values)
+                if replayed is _UNKNOWN:
+                    replayed = self._replay(values)
                 if replayed is _UNKNOWN:
                     return self._finish(self._walk(start), now)
                 if replayed is None:
@@ -574,6 +610,81 @@ class CronTrigger(BaseTrigger):
                     return values
                 continue
             return [y, mo, d, h, mi, value]
+        return _UNKNOWN
+
+    def _exact_wall(self, y: int, mo: int, d: int, h: int, mi: int, s: int) -> Any:
+        """The wall-clock search from a wall time on a day that keeps one offset, as long
+        as it is provably APScheduler's: every carry it makes starts and lands at the
+        same UTC offset (so elapsed and wall-clock time agree) and every day it looks
+        at hours on keeps one offset. Returns the answer as integers, None for none, or
+        ``_UNKNOWN`` at the first carry that cannot be shown exact (``_replay`` then
+        decides). Only for schedules without week/weekday fields (APScheduler steps
+        those day by day)."""
+        years, year_set = self._years, self._year_set
+        next_month, next_hour = self._next_month, self._next_hour
+        next_minute, next_second = self._next_minute, self._next_second
+        day_tables, offsets, day_offset = self._day_tables, self._day_offsets, self._day_offset
+        for _ in range(100_000):
+            if y not in year_set:  # APScheduler sets the year: wall clock
+                index = bisect_left(years, y)
+                if index == len(years):
+                    return None
+                y, mo, d, h, mi, s = years[index], 1, 1, 0, 0, 0
+            value = next_month[mo]
+            if value < 0:  # carry into the year
+                ty, tmo, td = y + 1, 1, 1
+            elif value != mo:
+                mo, d, h, mi, s = value, 1, 0, 0, 0
+                continue
+            else:
+                table = day_tables.get(y * 13 + mo) or self._day_table(y, mo)
+                value = table[d]
+                if value < 0:  # carry into the month
+                    ty, tmo, td = (y + 1, 1, 1) if mo == 12 else (y, mo + 1, 1)
+                elif value != d:
+                    d, h, mi, s = value, 0, 0, 0
+                    continue
+                else:
+                    here = offsets.get((y * 13 + mo) * 32 + d, _UNKNOWN)
+                    if here is _UNKNOWN:
+                        here = day_offset(y, mo, d)
+                    if here is None:
+                        return _UNKNOWN  # hours on a day with a change: replay
+                    value = next_hour[h]
+                    if value >= 0:
+                        if value != h:
+                            h, mi, s = value, 0, 0
+                        value = next_minute[mi]
+                        if value < 0:
+                            h, mi, s = h + 1, 0, 0
+                            continue
+                        if value != mi:
+                            mi, s = value, 0
+                        value = next_second[s]
+                        if value < 0:
+                            mi, s = mi + 1, 0
+                            continue
+                        return [y, mo, d, h, mi, value]
+                    # carry into the day
+                    if d < _month_length(y, mo):
+                        ty, tmo, td = y, mo, d + 1
+                    elif mo < 12:
+                        ty, tmo, td = y, mo + 1, 1
+                    else:
+                        ty, tmo, td = y + 1, 1, 1
+            if ty > 9999:
+                return None
+            # The carry from (y, mo, d) to midnight of (ty, tmo, td): exact when both
+            # days keep one offset and it is the same one.
+            here = offsets.get((y * 13 + mo) * 32 + d, _UNKNOWN)
+            if here is _UNKNOWN:
+                here = day_offset(y, mo, d)
+            there = offsets.get((ty * 13 + tmo) * 32 + td, _UNKNOWN)
+            if there is _UNKNOWN:
+                there = day_offset(ty, tmo, td)
+            if here is None or there is None or here != there:
+                return _UNKNOWN
+            y, mo, d, h, mi, s = ty, tmo, td, 0, 0, 0
         return _UNKNOWN
 
     def _replay_carry(self, values: list[int], field: int) -> Any:
