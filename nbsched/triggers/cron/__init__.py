@@ -480,6 +480,7 @@ class CronTrigger(BaseTrigger):
             # search on the tables (its elapsed-time carries included); the crontab
             # form's answer stands if cron never ticks across the change. Otherwise
             # the exact walk decides.
+            tried = False
             if start is None and self.crontab_mode is None and not self._constrained:
                 # From the fast path: the search starts a second after ``prev``, on a
                 # day that keeps one offset; most such searches carry only between
@@ -492,6 +493,7 @@ class CronTrigger(BaseTrigger):
                     return None
                 if exact is not _UNKNOWN:
                     return self._finish(datetime(*exact, tzinfo=tz), now)
+                tried = True  # from the same start: the replay decides
             if start is None:
                 start = self._search_start(prev, now)
                 if start is None:
@@ -507,7 +509,9 @@ class CronTrigger(BaseTrigger):
                 # Most searches that cross a change carry only between days of equal
                 # offset (a feb 29 search crosses eight changes, and every carry is
                 # winter to winter): then APScheduler's walk is the wall-clock one.
-                replayed = _UNKNOWN if self._constrained else self._exact_wall(*values)
+                replayed = (
+                    _UNKNOWN if tried or self._constrained else self._exact_wall(*values)
+                )
                 if replayed is _UNKNOWN:
                     replayed = self._replay(values)
                 if replayed is _UNKNOWN:
