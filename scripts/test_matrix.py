@@ -38,7 +38,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 VENVS = ROOT / ".cache" / "venvs"
-REQUIREMENTS = ROOT / "scripts" / "matrix-requirements.txt"
 
 #: The minor versions nbsched supports (README, pyproject's requires-python) and tests.
 SUPPORTED = ((3, 10), (3, 11), (3, 12), (3, 13))
@@ -172,26 +171,14 @@ def try_install(minor: tuple[int, int]) -> None:
 
 
 def install_spec() -> list[str]:
-    """What to install into a matrix virtualenv: the project plus its test dependencies."""
-    try:
-        import tomllib
-
-        extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"].get(
-            "optional-dependencies", {}
-        )
-    except Exception:
-        extras = {}
-    if "test" in extras:
-        return ["-e", ".[test]"]
-    return ["-e", ".", "-r", str(REQUIREMENTS)]
+    """What to install into a matrix virtualenv: the project with its ``test`` extra."""
+    return ["-e", ".[test]"]
 
 
 def fingerprint(interpreter: Interpreter, spec: list[str]) -> str:
     digest = hashlib.sha256()
     digest.update(json.dumps([interpreter.path, interpreter.version, spec]).encode())
-    for path in (ROOT / "pyproject.toml", REQUIREMENTS):
-        if path.exists():
-            digest.update(path.read_bytes())
+    digest.update((ROOT / "pyproject.toml").read_bytes())
     return digest.hexdigest()
 
 
