@@ -169,15 +169,7 @@ class AndTrigger(BaseCombiningTrigger):
                         return None
 
     def _give_up(self, search: SearchBudget, after: datetime) -> None:
-        spent = search.steps - max(search.left, 0)
-        logger.warning(
-            "%s: no time all members agree on turned up within %d steps (%s) after %s; "
-            "treating the schedule as finished",
-            self,
-            spent,
-            "the step bound" if search.left < 0 else f"the {MAX_SEARCH_SECONDS:g} s CPU bound",
-            after,
-        )
+        _give_up(self, search, after)
 
     def describe(self) -> str:
         return self._describe_members("all")
@@ -203,14 +195,15 @@ class OrTrigger(BaseCombiningTrigger):
         self, previous_fire_time: datetime | None, now: datetime
     ) -> datetime | None:
         earliest = earliest_instant = None
-        # Members that are combining triggers share this query's one search bound.
+        # Members that are combining triggers share this query's one search bound (the
+        # OR's own member queries, one each, are not counted: there are as many as
+        # it has members, however many that is).
         search, outermost = SearchBudget.enter(MAX_SEARCH_STEPS, MAX_SEARCH_SECONDS)
         try:
             for member in self.triggers:
                 if isinstance(member, DateTrigger):
                     fire_time = member._pending_after(previous_fire_time)
                 else:
-                    search.spend()
                     fire_time = member.get_next_fire_time(previous_fire_time, now)
                 if fire_time is None:
                     continue
@@ -220,6 +213,8 @@ class OrTrigger(BaseCombiningTrigger):
         finally:
             if outermost:
                 SearchBudget.leave()
+        if outermost and search.exhausted:  # an AND member gave up: say so once
+            _give_up(self, search, previous_fire_time or now)
         return self._apply_jitter(earliest, self.jitter, now)
 
     def _first_at_or_after(self, now: datetime) -> datetime | None:
@@ -228,11 +223,12 @@ class OrTrigger(BaseCombiningTrigger):
         try:
             times = []
             for member in self._plain_members:
-                search.spend()
                 times.append(_first_at_or_after(member, now, search))
         finally:
             if outermost:
                 SearchBudget.leave()
+        if outermost and search.exhausted:
+            _give_up(self, search, now)
         pending = [t for t in times if t is not None]
         return min(pending, key=lambda t: t.astimezone(_UTC)) if pending else None
 
@@ -241,6 +237,20 @@ class OrTrigger(BaseCombiningTrigger):
 
     def __str__(self) -> str:
         return "or[{}]".format(", ".join(str(member) for member in self.triggers))
+
+
+def _give_up(trigger: BaseTrigger, search: SearchBudget, after: datetime) -> None:
+    """The one warning of a search that reached its bound (logged by the outermost
+    combining trigger of the query)."""
+    spent = search.steps - max(search.left, 0)
+    logger.warning(
+        "%s: no time all members agree on turned up within %d steps (%s) after %s; "
+        "treating the schedule as finished",
+        trigger,
+        spent,
+        "the step bound" if search.left < 0 else f"the {MAX_SEARCH_SECONDS:g} s CPU bound",
+        after,
+    )
 
 
 def _plain(member: Any) -> Any:

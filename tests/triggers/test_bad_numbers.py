@@ -221,6 +221,17 @@ def test_or_of_nested_ands_shares_the_bound(caplog) -> None:
         start = cpu()
         assert trigger.get_next_fire_time(None, NOW) is None
         assert cpu() - start < 0.1
+    [warning] = [r for r in caplog.records if r.name == "nbsched.triggers.combining"]
+    assert warning.getMessage().startswith("or[")
+
+
+def test_a_wide_or_is_not_cut_short(caplog) -> None:
+    # 3,000 members, more than the step bound: an OR asks each once, all count.
+    members = [IntervalTrigger(seconds=1 + k, start_date=NOW + timedelta(seconds=k),
+                               timezone="UTC") for k in range(3000)]
+    with caplog.at_level(logging.WARNING, logger="nbsched.triggers.combining"):
+        assert OrTrigger(members).get_next_fire_time(None, NOW) == NOW
+    assert not caplog.records
 
 
 def test_bound_is_per_query_not_per_process() -> None:
