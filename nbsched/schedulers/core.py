@@ -29,6 +29,7 @@ from nbsched.events import (
     JobSubmissionEvent,
 )
 from nbsched.executors.base import MaxInstancesReachedError
+from nbsched.signing import SigningKeyError
 
 __all__ = ["STATE_PAUSED", "STATE_RUNNING", "STATE_STOPPED", "SchedulerCore"]
 
@@ -195,8 +196,11 @@ class SchedulerCore:
                 try:
                     due = store.get_due_jobs(horizon, batch_size)
                 except Exception as exc:
-                    self._logger.warning(
-                        "Error getting due jobs from job store %r: %s", alias, exc
+                    # A key that verifies none of the store's records is a configuration
+                    # error the user must fix, not a passing outage: say so louder.
+                    level = logging.ERROR if isinstance(exc, SigningKeyError) else logging.WARNING
+                    self._logger.log(
+                        level, "Error getting due jobs from job store %r: %s", alias, exc
                     )
                     return now + timedelta(seconds=self.jobstore_retry_interval)
                 repeated = False
