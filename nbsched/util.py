@@ -17,6 +17,7 @@ from typing import Any
 from nbsched.executors.base import is_coroutine_callable
 from nbsched.job import check_callable_args
 from nbsched.schedulers.base import undefined
+from nbsched.schedulers.config import as_bool
 from nbsched.serialization import callable_name, obj_to_ref, ref_to_obj
 from nbsched.timezones import as_timezone, datetime_ceil, datetime_repr, normalize, to_datetime
 from nbsched.timezones import utc_add as datetime_utc_add
@@ -45,10 +46,6 @@ __all__ = [
     "utc_timestamp_to_datetime",
 ]
 
-_TRUE = frozenset({"true", "yes", "on", "y", "t", "1"})
-_FALSE = frozenset({"false", "no", "off", "n", "f", "0"})
-
-
 def asint(text: Any) -> int | None:
     """``int(text)``, with ``None`` passed through (configuration values may be absent)."""
     return None if text is None else int(text)
@@ -56,14 +53,7 @@ def asint(text: Any) -> int | None:
 
 def asbool(obj: Any) -> bool:
     """Read a configuration value as a boolean; strings such as ``"yes"``/``"off"`` count."""
-    if isinstance(obj, str):
-        word = obj.strip().lower()
-        if word in _TRUE:
-            return True
-        if word in _FALSE:
-            return False
-        raise ValueError(f"{obj!r}: not a boolean (use true/false, yes/no, on/off, 1/0)")
-    return bool(obj)
+    return as_bool(obj, "value")
 
 
 def astimezone(obj: Any) -> tzinfo | None:

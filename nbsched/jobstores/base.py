@@ -148,6 +148,9 @@ class BaseJobStore(ABC):
     read_only: bool = False
     #: The key that verified at least one record of this store (persistent stores).
     _key_seen: bytes | None = None
+    #: What a record's signature is bound to besides the job id (a table name, a key
+    #: prefix): a record copied into another store does not verify there.
+    _scope: str | None = None
 
     def start(self, scheduler: Any, alias: str) -> None:
         """Bind the store to ``scheduler`` under ``alias``.
@@ -317,7 +320,7 @@ class BaseJobStore(ABC):
                 if not str(reason or "").startswith("SignatureError"):
                     continue
                 try:
-                    job = self._job_from_record(payload, job_id, getattr(self, "_scope", None))
+                    job = self._job_from_record(payload, job_id, self._scope)
                 except RecordError:
                     continue
                 if release(job_id, payload, job):
@@ -331,6 +334,19 @@ class BaseJobStore(ABC):
                 released,
             )
         return released
+
+    def _encode_job(self, job: Any) -> bytes:
+        """The signed record of ``job``, bound to its id and this store's ``_scope``
+        (persistent stores set it: a table name, a key prefix)."""
+        from nbsched.serialization import encode_job_state
+
+        self._guard_new_key()
+        return encode_job_state(job.__getstate__(), scope=self._scope)
+
+    def _refuse_write(self) -> None:
+        """Persistent stores call this before any write: a read-only store never writes."""
+        if self.read_only:
+            raise PermissionError(f"job store {self!r} was opened read-only")
 
     def _guard_new_key(self) -> None:
         """Before writing a record: never create a key silently for a store that has records.

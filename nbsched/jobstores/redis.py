@@ -44,7 +44,7 @@ from nbsched.jobstores.base import (
     run_record_to_plain,
     valid_job_id,
 )
-from nbsched.serialization import RecordError, SignatureError, encode_job_state
+from nbsched.serialization import RecordError, SignatureError
 
 if TYPE_CHECKING:  # pragma: no cover
     from nbsched.history import RunRecord
@@ -274,14 +274,6 @@ class RedisJobStore(BaseJobStore):
         self._redis.delete(*self._keys, self.seq_key, self.history_key, self.bad_members_key)
 
     # --- records --------------------------------------------------------------------------------
-
-    def _encode_job(self, job: Job) -> bytes:
-        self._guard_new_key()
-        return encode_job_state(job.__getstate__(), scope=self._scope)
-
-    def _refuse_write(self) -> None:
-        if self.read_only:
-            raise PermissionError(f"job store {self!r} was opened read-only")
 
     def _scan_payloads(self) -> Any:
         return (payload for _, payload in self._redis.hscan_iter(self.jobs_key, count=500))

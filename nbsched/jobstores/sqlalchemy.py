@@ -74,7 +74,7 @@ from nbsched.jobstores.base import (
     run_record_to_plain,
     valid_job_id,
 )
-from nbsched.serialization import RecordError, SignatureError, encode_job_state
+from nbsched.serialization import RecordError, SignatureError
 
 if TYPE_CHECKING:  # pragma: no cover
     from nbsched.history import RunRecord
@@ -639,14 +639,6 @@ class SQLAlchemyJobStore(BaseJobStore):
         return True
 
     # --- records --------------------------------------------------------------------------------
-
-    def _encode_job(self, job: Job) -> bytes:
-        self._guard_new_key()
-        return encode_job_state(job.__getstate__(), scope=self._scope)
-
-    def _refuse_write(self) -> None:
-        if self.read_only:
-            raise PermissionError(f"job store {self!r} was opened read-only")
 
     def _scan_payloads(self) -> Any:
         if self._absent:
