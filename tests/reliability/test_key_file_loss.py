@@ -18,11 +18,11 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from waiting import await_until
 
 from nbsched.events import EVENT_JOB_EXECUTED
 from nbsched.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -31,13 +31,6 @@ from nbsched.signing import MissingKeyError, SigningKeyError, get_key, key_file_
 
 UTC = timezone.utc
 
-
-def _await(condition: Callable[[], bool], timeout: float, what: Callable[[], str]) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what()}")
-        time.sleep(0.01)
 
 
 @pytest.fixture
@@ -62,7 +55,7 @@ def test_a_busy_process_notices_the_key_file_replaced_or_made_readable(key_dir: 
     _write_key(path, bytes(range(32)))
     changed_at = time.monotonic()
     # Ask 100 times a second: more often than the once-a-second re-check.
-    _await(lambda: get_key() != first, 3, lambda: "get_key() to return the replaced key")
+    await_until(lambda: get_key() != first, 3, lambda: "get_key() to return the replaced key")
     noticed = time.monotonic() - changed_at
     print(f"FIGURE point 4 replaced key noticed after {noticed:.2f} s")
     assert get_key() == bytes(range(32))
@@ -77,7 +70,7 @@ def test_a_busy_process_notices_the_key_file_replaced_or_made_readable(key_dir: 
             return True
         return False
 
-    _await(refused, 3, lambda: "get_key() to refuse the key file made 0644")
+    await_until(refused, 3, lambda: "get_key() to refuse the key file made 0644")
     print(f"FIGURE point 4 0644 key refused after {time.monotonic() - changed_at:.2f} s")
     assert time.monotonic() - changed_at < 2.5
 
@@ -107,10 +100,10 @@ def test_deleted_key_file_quarantines_nothing_and_its_return_resumes_the_jobs(
                 return True
             return False
 
-        _await(noticed, 3, lambda: "the process to notice the deleted key file")
+        await_until(noticed, 3, lambda: "the process to notice the deleted key file")
         with caplog.at_level(logging.WARNING):
             scheduler.resume()
-            _await(lambda: "does not exist" in caplog.text or ran
+            await_until(lambda: "does not exist" in caplog.text or ran
                    or store.get_quarantined_jobs() != [], 5,
                    lambda: "the scheduler to report the missing key")
             assert ran == []
@@ -124,7 +117,7 @@ def test_deleted_key_file_quarantines_nothing_and_its_return_resumes_the_jobs(
         path.write_bytes(saved)
         path.chmod(0o600)
         restored = time.monotonic()
-        _await(lambda: sorted(ran) == ["one", "two"], 10,
+        await_until(lambda: sorted(ran) == ["one", "two"], 10,
                lambda: f"both jobs to run after the key came back (ran: {ran})")
         print(f"FIGURE point 4 jobs ran {time.monotonic() - restored:.2f} s after the key "
               f"file came back; quarantined: {len(store.get_quarantined_jobs())}")

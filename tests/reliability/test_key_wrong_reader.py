@@ -19,13 +19,14 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy
+from waiting import await_until
 
 from nbsched.events import EVENT_JOB_EXECUTED
 from nbsched.jobstores import store_for_url
@@ -35,13 +36,6 @@ from nbsched.signing import KeyMismatchError
 UTC = timezone.utc
 JOBS = ("alpha", "beta", "gamma")
 
-
-def _await(condition: Callable[[], bool], timeout: float, what: Callable[[], str]) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what()}")
-        time.sleep(0.02)
 
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -155,7 +149,7 @@ def test_wrong_key_listing_changes_nothing_and_the_owner_runs_every_job(
         assert history.returncode == 0, history  # no runs yet; reading them needs no key
 
         owner.resume()
-        _await(lambda: sorted(ran) == sorted(JOBS), 15,
+        await_until(lambda: sorted(ran) == sorted(JOBS), 15,
                lambda: f"the owner's scheduler to run every job (ran: {ran})")
         assert owner.get_quarantined_jobs() == []
     finally:
@@ -173,7 +167,7 @@ def test_a_scheduler_with_the_wrong_key_fails_loudly_and_writes_nothing(
                                    jobstore_retry_interval=0.2)
     intruder.start()
     try:
-        _await(lambda: "verifies none of the 3 records" in caplog.text, 10,
+        await_until(lambda: "verifies none of the 3 records" in caplog.text, 10,
                lambda: "the store to report the wrong key")
         with pytest.raises(KeyMismatchError, match="NBSCHED_SECRET_KEY"):
             store.get_all_jobs()
@@ -227,7 +221,7 @@ def test_records_quarantined_by_a_wrong_key_come_back_on_the_next_start(
     owner.add_listener(lambda event: ran.append(event.job_id), EVENT_JOB_EXECUTED)
     owner.start()
     try:
-        _await(lambda: sorted(ran) == sorted(JOBS), 15,
+        await_until(lambda: sorted(ran) == sorted(JOBS), 15,
                lambda: f"every released job to run (ran: {ran})")
         assert owner.get_quarantined_jobs() == []
     finally:

@@ -17,12 +17,13 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 import sqlalchemy
+from waiting import await_until
 
 from nbsched.events import EVENT_JOB_SUBMITTED
 from nbsched.jobstores.redis import RedisJobStore
@@ -111,13 +112,6 @@ def backend(request, tmp_path) -> Iterator[Backend]:
         _cleanup(one)
 
 
-def _await(condition: Callable[[], bool], timeout: float, what: Callable[[], str]) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what()}")
-        time.sleep(0.02)
-
 
 def _as_format_2(record: bytes) -> bytes:
     """The same record signed as format 2 (nbsched 0.2: no binding), under the same key."""
@@ -152,7 +146,7 @@ def test_record_copied_under_another_id_is_quarantined_not_looped(
         started = time.monotonic()
         scheduler.resume()
         quarantined = lambda: [q.id for q in store.get_quarantined_jobs()]  # noqa: E731
-        _await(lambda: runs["a"] >= 1 and quarantined() == ["b"], 15,
+        await_until(lambda: runs["a"] >= 1 and quarantined() == ["b"], 15,
                lambda: f"one run of a and b quarantined ({dict(runs)} runs in "
                        f"{time.monotonic() - started:.1f} s)")
         # A loop would show hundreds of runs here within a fraction of a second.

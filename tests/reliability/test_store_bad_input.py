@@ -13,13 +13,13 @@ valid Unicode.
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
 import pytest
+from waiting import await_until
 
 from nbsched.events import EVENT_JOB_EXECUTED
 from nbsched.jobstores.base import MAX_JOB_ID_LENGTH, JobLookupError
@@ -30,13 +30,6 @@ from nbsched.schedulers.background import BackgroundScheduler
 
 UTC = timezone.utc
 
-
-def _await(condition: Callable[[], bool], timeout: float, what: Callable[[], str]) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what()}")
-        time.sleep(0.02)
 
 
 @pytest.fixture
@@ -76,7 +69,7 @@ def test_invalid_utf8_member_is_set_aside_and_the_store_goes_on(
         (entry,) = store.get_quarantined_jobs()
         assert "UnicodeDecodeError" in entry.reason and entry.id.startswith("0" * 16)
         scheduler.resume()
-        _await(lambda: ran == ["healthy"], 10, lambda: f"the healthy job to run ({ran})")
+        await_until(lambda: ran == ["healthy"], 10, lambda: f"the healthy job to run ({ran})")
         store.remove_quarantined(entry.id)
         assert store.get_quarantined_jobs() == []
     finally:

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy
+from waiting import await_until
 
 from nbsched.jobstores.redis import RedisJobStore
 from nbsched.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -26,13 +27,6 @@ from nbsched.schedulers.background import BackgroundScheduler
 
 UTC = timezone.utc
 
-
-def _await(condition: Callable[[], bool], timeout: float, what: Callable[[], str]) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what()}")
-        time.sleep(0.02)
 
 
 class Counting:
@@ -87,7 +81,7 @@ def _observe(scheduler: Any, store: Any, repaired: Callable[[], bool], label: st
     counting = Counting(store)
     cpu0, started = time.process_time(), time.monotonic()
     scheduler.resume()
-    _await(repaired, 10, lambda: f"the index repair ({counting.calls} get_due_jobs calls, "
+    await_until(repaired, 10, lambda: f"the index repair ({counting.calls} get_due_jobs calls, "
                                  f"{time.process_time() - cpu0:.2f} s CPU so far)")
     calls_at_repair = counting.calls
     time.sleep(0.5)  # a spin would make thousands of calls here
