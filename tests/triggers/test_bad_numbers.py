@@ -264,3 +264,18 @@ def test_slow_members_hit_the_cpu_bound(caplog) -> None:
         assert cpu() - start < 0.1
     assert "CPU bound" in caplog.records[-1].getMessage()
     assert combining.MAX_SEARCH_SECONDS < 0.1
+
+
+def test_a_years_days_follow_from_its_kind() -> None:
+    # CronTrigger._year_alive keys a year by (weekday of January 1, leap, previous year
+    # leap): every month's matching days, ISO weeks included, must follow from that.
+    from calendar import isleap
+    from datetime import date
+
+    for trigger in (CronTrigger(week="1,52,53", day="1-3,29-31", timezone="UTC"),
+                    CronTrigger(day="last fri", week="9,53", timezone="UTC")):
+        seen: dict = {}
+        for year in range(1970, 2771):  # two full 400-year cycles
+            kind = (date(year, 1, 1).weekday(), isleap(year), isleap(year - 1))
+            days = tuple(trigger._days(year, month) for month in range(1, 13))
+            assert seen.setdefault(kind, days) == days, (trigger, year)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from bisect import bisect_left
-from calendar import monthrange
+from calendar import isleap, monthrange
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
@@ -225,6 +225,7 @@ class CronTrigger(BaseTrigger):
         self._set("_day_offsets", {})
         self._set("_fixed_offset", _is_fixed_offset(self.timezone))
         self._set("_live_years", {})
+        self._set("_live_kinds", {})
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         state = dict(state)
@@ -304,7 +305,14 @@ class CronTrigger(BaseTrigger):
         residue = year % 400
         alive = self._live_years.get(residue)
         if alive is None:
-            alive = any(self._day_table_for(year, month)[1] >= 0 for month in self._month_values)
+            # Within the cycle, a year's days are fixed by its first weekday, whether it
+            # is a leap year, and whether the year before was (which decides if its
+            # first days are ISO week 52 or 53): at most 28 kinds of year to check.
+            kind = (date(year, 1, 1).weekday(), isleap(year), isleap(year - 1))
+            alive = self._live_kinds.get(kind)
+            if alive is None:
+                alive = any(self._days(year, month) for month in self._month_values)
+                self._live_kinds[kind] = alive
             self._live_years[residue] = alive
         return alive
 
