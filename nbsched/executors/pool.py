@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import itertools
 import multiprocessing
+import os
 import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
@@ -131,6 +132,12 @@ _GATE_TIMEOUT = 2.0
 
 _GATE_OPEN = object()
 
+# Layout of a start gate (a shared array of signed 64-bit integers): the highest submission
+# number begun, the "closed" flag, an "untracked" flag (a worker found no free slot), then one
+# slot per worker: (pid, number of the run it began last, 1 once that run has returned).
+_BEGUN, _CLOSED, _UNTRACKED, _SLOTS = 0, 1, 2, 3
+_SLOT_SIZE = 3
+
 # -- worker side -------------------------------------------------------------------------
 
 _worker_gate: Any = None
@@ -144,6 +151,20 @@ def _init_worker(gate: Any, initializer: Any, initargs: tuple[Any, ...]) -> None
         initializer(*initargs)
 
 
+def _claim_slot(state: Any, pid: int) -> int | None:
+    """Index of this worker's slot: its own, else a free one, else one whose run returned."""
+    free = finished = None
+    for index in range(_SLOTS, len(state) - _SLOT_SIZE + 1, _SLOT_SIZE):
+        owner = state[index]
+        if owner == pid:
+            return index
+        if owner == 0 and free is None:
+            free = index
+        elif state[index + 2] and finished is None:
+            finished = index
+    return free if free is not None else finished
+
+
 def _run_in_worker(
     number: int,
     job_id: str,
@@ -152,35 +173,73 @@ def _run_in_worker(
     logger_name: str,
     packed: bytes,
 ) -> bytes | None:
-    """Pass the start gate (record ``number`` as begun), then run the packed call.
+    """Pass the start gate (record ``number`` as begun by this pid), then run the packed call.
 
     Returns None without running anything when the gate is closed: the parent has declared
     this pool broken and may already have handed the submission to a replacement pool.
     """
     gate = _worker_gate
+    slot = None
     if gate is not None:
+        pid = os.getpid()
         with gate.get_lock():
             state = gate.get_obj()
-            if state[1]:
+            if state[_CLOSED]:
                 return None
-            if number > state[0]:
-                state[0] = number
-    return run_packed_call(job_id, jobstore_alias, run_times, logger_name, packed)
+            if number > state[_BEGUN]:
+                state[_BEGUN] = number
+            slot = _claim_slot(state, pid)
+            if slot is None:
+                state[_UNTRACKED] = 1
+            else:
+                state[slot], state[slot + 1], state[slot + 2] = pid, number, 0
+    try:
+        return run_packed_call(job_id, jobstore_alias, run_times, logger_name, packed)
+    finally:
+        if slot is not None:
+            with gate.get_lock():
+                state = gate.get_obj()
+                if state[slot + 1] == number:
+                    state[slot + 2] = 1
 
 
 # -- parent side -------------------------------------------------------------------------
+
+
+class _GateSnapshot:
+    """What a broken pool's workers had begun when its start gate was closed."""
+
+    def __init__(self, begun: int, runs: dict[int, tuple[int, bool]], exited: frozenset[int]):
+        self.begun = begun  # highest submission number begun
+        self.runs = runs  # number -> (pid, returned) of the last run each worker began
+        self.exited = exited  # pids of the workers that died by themselves
+
+    def worker_crash_pid(self, number: int) -> int | None:
+        """The pid of the worker that died by itself while running ``number``, else None."""
+        pid, returned = self.runs.get(number, (0, True))
+        return pid if not returned and pid in self.exited else None
+
+    def interrupted(self, number: int) -> bool:
+        """Whether ``number`` was still running in a worker that did not die by itself (the
+        pool is about to terminate it). When no worker is seen to have exited, the crashed
+        one cannot be told apart and every run still running counts as interrupted; each is
+        run again at most once, so a run that crashes its worker again is then reported."""
+        pid, returned = self.runs.get(number, (0, True))
+        return not returned and pid not in self.exited
 
 
 class _WorkerPool(concurrent.futures.ProcessPoolExecutor):
     """A process pool whose workers record which submissions they have begun.
 
     Each submission is numbered in the order it is queued. Before calling the job, a worker
-    takes the pool's *start gate* (a lock and two shared integers): unless the gate is closed
-    it raises the shared "highest number begun" to its own number. When the pool breaks the
+    takes the pool's *start gate* (a lock and shared integers): unless the gate is closed it
+    raises the shared "highest number begun" to its own number and records (pid, number) in
+    its slot; when the job returns it marks the slot as returned. When the pool breaks the
     parent closes the gate, after which no worker of this pool begins anything. A submission
     numbered above the recorded highest has then provably not reached the job's code and can
-    run in a replacement pool; one at or below it may have begun and is reported as crashed.
-    A run is never started twice.
+    run in a replacement pool. A begun run is told apart by its slot: its worker died by
+    itself (reported as crashed), or it was running in a worker the pool is about to
+    terminate (run again once), or it had returned (never run again).
     """
 
     def __init__(
@@ -192,7 +251,9 @@ class _WorkerPool(concurrent.futures.ProcessPoolExecutor):
         initargs: Sequence[Any] = (),
         **kwargs: Any,
     ) -> None:
-        self._start_gate = mp_context.Array("q", 2)  # [highest number begun, closed]
+        # Twice as many slots as workers: a worker replaced under ``max_tasks_per_child``
+        # leaves its slot behind until another worker reuses it.
+        self._start_gate = mp_context.Array("q", _SLOTS + _SLOT_SIZE * 2 * max(1, max_workers))
         super().__init__(
             max_workers,
             mp_context=mp_context,
@@ -206,26 +267,53 @@ class _WorkerPool(concurrent.futures.ProcessPoolExecutor):
 
     def submit_numbered(self, *args: Any) -> tuple[int, concurrent.futures.Future]:
         number = next(self._numbers)
-        return number, self.submit(_run_in_worker, number, *args)
+        future = self.submit(_run_in_worker, number, *args)
+        # ``submit`` wakes the manager thread *before* it spawns a worker for the new
+        # submission, so the manager can go back to waiting without watching that worker;
+        # its crash would then go unnoticed until the next submission or result. Wake it
+        # again now that the worker exists.
+        try:
+            with self._shutdown_lock:
+                if not self._broken and not self._shutdown_thread:
+                    self._executor_manager_thread_wakeup.wakeup()
+        except Exception:  # internals differ or are torn down: the stdlib behaviour stays
+            pass
+        return number, future
 
-    def close_gate(self) -> int | None:
-        """Stop this pool's workers from beginning runs; return the highest number begun.
+    def close_gate(self) -> _GateSnapshot | None:
+        """Stop this pool's workers from beginning runs; return what they had begun.
 
-        None when that cannot be known (a worker died holding the gate's lock). Idempotent.
+        None when that cannot be known (a worker died holding the gate's lock, or a worker
+        found no slot to record itself in). Idempotent: every call returns the first answer.
         """
         with self._gate_lock:
             if self._begun_at_close is _GATE_OPEN:
                 lock = self._start_gate.get_lock()
+                snapshot = None
                 if lock.acquire(timeout=_GATE_TIMEOUT):
                     try:
                         state = self._start_gate.get_obj()
-                        state[1] = 1
-                        self._begun_at_close = int(state[0])
+                        state[_CLOSED] = 1
+                        if not state[_UNTRACKED]:
+                            runs = {}
+                            for index in range(_SLOTS, len(state), _SLOT_SIZE):
+                                pid, number, returned = state[index : index + _SLOT_SIZE]
+                                if pid:
+                                    runs[int(number)] = (int(pid), bool(returned))
+                            snapshot = _GateSnapshot(int(state[_BEGUN]), runs, self._exited_pids())
                     finally:
                         lock.release()
-                else:
-                    self._begun_at_close = None
+                self._begun_at_close = snapshot
             return self._begun_at_close
+
+    def _exited_pids(self) -> frozenset[int]:
+        """The workers that have exited. Called as the pool is found broken, before it
+        terminates the others, so these are the ones that died by themselves."""
+        try:
+            processes = list((self._processes or {}).values())
+            return frozenset(p.pid for p in processes if p.exitcode is not None)
+        except Exception:
+            return frozenset()
 
     def manager_thread(self) -> threading.Thread | None:
         return getattr(self, "_executor_manager_thread", None)
@@ -238,12 +326,13 @@ class ProcessPoolExecutor(BasePoolExecutor):
     worker (defined in ``__main__`` or a notebook, lambdas, closures, partials) are sent by
     value with cloudpickle. Return values and exceptions that cannot be sent back become
     clear error events instead of a lost result. A worker that dies (``os._exit``, a
-    segfault, the OOM killer) turns the runs it may have begun into ``EVENT_JOB_ERROR``
-    events with a :class:`~nbsched.executors.callpayload.WorkerCrashedError`; the pool is
-    replaced, and runs that were only queued in the broken pool, and jobs submitted after
-    the crash, run in the replacement (as in APScheduler, which replaces a pool it finds
-    broken at submission). ``shutdown()`` also disposes of the broken pools, so nothing of
-    them outlives it.
+    segfault, the OOM killer) turns the run it was running into an ``EVENT_JOB_ERROR``
+    event with a :class:`~nbsched.executors.callpayload.WorkerCrashedError`; the pool is
+    replaced, runs of other jobs that the broken pool's other workers had begun are run
+    again once (with a warning naming the job), and runs that were only queued in the broken
+    pool, and jobs submitted after the crash, run in the replacement (as in APScheduler,
+    which replaces a pool it finds broken at submission). ``shutdown()`` also disposes of the
+    broken pools, so nothing of them outlives it.
 
     Plugin alias: ``processpool``
 
@@ -353,9 +442,11 @@ class ProcessPoolExecutor(BasePoolExecutor):
             self._report_failed_runs(job, run_times, error)
             return
         self._dispose_retired(only_finished=True)
-        self._submit(job, run_times, packed, 0)
+        self._submit(job, run_times, packed, 0, False)
 
-    def _submit(self, job: Any, run_times: list[datetime], packed: bytes, moves: int) -> None:
+    def _submit(
+        self, job: Any, run_times: list[datetime], packed: bytes, moves: int, rerun: bool
+    ) -> None:
         """Queue one submission in the current pool, replacing the pool if it is broken.
 
         :raises RuntimeError: if the executor has been shut down
@@ -378,7 +469,7 @@ class ProcessPoolExecutor(BasePoolExecutor):
             raise BrokenProcessPool("every replacement process pool broke at once")
 
         def done(future: concurrent.futures.Future) -> None:
-            self._finished(job, run_times, packed, moves, pool, number, future)
+            self._finished(job, run_times, packed, moves, rerun, pool, number, future)
 
         future.add_done_callback(done)
 
@@ -388,6 +479,7 @@ class ProcessPoolExecutor(BasePoolExecutor):
         run_times: list[datetime],
         packed: bytes,
         moves: int,
+        rerun: bool,
         pool: _WorkerPool,
         number: int,
         future: concurrent.futures.Future,
@@ -412,14 +504,16 @@ class ProcessPoolExecutor(BasePoolExecutor):
             self._report_failed_runs(job, run_times, exc)
             return
 
-        # Runs in the broken pool's manager thread, while it fails the queued futures.
+        # Runs in the broken pool's manager thread, while it fails the queued futures (and
+        # before it terminates the workers that are still alive).
         detail = self._dead_workers(pool)
-        begun = pool.close_gate()
+        suffix = f" ({detail})" if detail else ""
+        gate = pool.close_gate()
         self._replace_broken_pool(pool)
-        if begun is not None and number > begun:
+        if gate is not None and number > gate.begun:
             if moves < MAX_RESUBMITS:
                 try:
-                    self._submit(job, run_times, packed, moves + 1)
+                    self._submit(job, run_times, packed, moves + 1, rerun)
                 except Exception as resubmit_exc:
                     reason = f"it could not be moved to a new pool ({resubmit_exc})"
                 else:
@@ -431,14 +525,42 @@ class ProcessPoolExecutor(BasePoolExecutor):
                     return
             else:
                 reason = f"its process pool broke {moves + 1} times before it could start"
+            crash = WorkerCrashedError(f"job {job.id!r} did not run: {reason}{suffix}")
+        elif gate is not None and gate.interrupted(number) and not rerun:
+            # Begun in a worker that did not die itself: the pool is about to terminate
+            # that worker only because another one died. Run it again, once.
+            try:
+                self._submit(job, run_times, packed, moves, True)
+            except Exception as resubmit_exc:
+                crash = WorkerCrashedError(
+                    f"job {job.id!r} was interrupted when another worker process died, and "
+                    f"could not be run again in a new pool ({resubmit_exc}){suffix}"
+                )
+            else:
+                self._logger.warning(
+                    "Job %s was interrupted because another worker process died%s; it is "
+                    "run again (once) in the replacement pool after the worker crash",
+                    job.id,
+                    suffix,
+                )
+                return
+        elif gate is not None and gate.interrupted(number):
             crash = WorkerCrashedError(
-                f"job {job.id!r} did not run: {reason}" + (f" ({detail})" if detail else "")
+                f"job {job.id!r} was run again after a worker crash and its process pool broke "
+                f"again while it was running; it is not run a third time{suffix}"
+            )
+        elif gate is not None and gate.worker_crash_pid(number) is None and number in gate.runs:
+            crash = WorkerCrashedError(
+                f"job {job.id!r} returned in its worker process, but the result was lost when "
+                f"the process pool broke{suffix}; it is not run again"
             )
         else:
+            pid = gate.worker_crash_pid(number) if gate is not None else None
             crash = WorkerCrashedError(
                 f"the worker process pool broke while job {job.id!r} was running or "
                 f"queued: a worker process terminated abruptly"
-                + (f" ({detail})" if detail else "")
+                + (f" (pid {pid}, which was running it)" if pid is not None else "")
+                + suffix
                 + "; the pool has been replaced"
             )
         self._report_failed_runs(job, run_times, crash)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -533,7 +534,10 @@ def test_after_a_crash_shutdown_leaves_nothing_and_the_program_exits(tmp_path, f
     assert proc.returncode == 0, stderr
     report = json.loads(line)
     assert report["results"] == [
-        ["after", True], ["before", True], ["die", "WorkerCrashedError"], ["queued", True]
+        ["after", True],
+        ["before", True],
+        ["die", "WorkerCrashedError"],
+        ["queued", True],
     ]
     assert report["threads"] == ["MainThread"]
     assert report["active_children"] == []
@@ -566,3 +570,66 @@ def test_default_start_method_never_forks_a_threaded_process(scheduler, make_job
     codes = {e.job_id: e.code for e in events}
     assert codes == {"crash": EVENT_JOB_ERROR, "after": EVENT_JOB_EXECUTED}
     assert [str(w.message) for w in caught if "fork" in str(w.message)] == []
+
+
+def _count_lines(path):
+    try:
+        with open(path) as file:
+            return sum(1 for _ in file)
+    except FileNotFoundError:
+        return 0
+
+
+def _poll(predicate, cap=30.0):
+    deadline = time.monotonic() + cap
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached")
+        time.sleep(0.01)
+
+
+def victim(runs, markers):
+    """Record a run; while the crash it waits for has not happened, stay running."""
+    with open(runs, "a") as file:
+        file.write("run\n")
+    number = _count_lines(runs)
+    marker = f"{markers}-{number}"
+    if number <= 2:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # terminated with its pool long before
+            time.sleep(0.01 if not os.path.exists(marker) else 0.05)
+    return number
+
+
+def crash_after(runs, count, marker, code):
+    _poll(lambda: _count_lines(runs) >= count)
+    Path(marker).write_text("crashed")
+    os._exit(code)
+
+
+def test_a_run_interrupted_by_another_workers_crash_is_run_again_only_once(
+    scheduler, make_job, now, tmp_path, caplog
+):
+    runs, markers = str(tmp_path / "runs"), str(tmp_path / "crashed")
+    executor = ProcessPoolExecutor(max_workers=2)
+    executor.start(scheduler, "two")
+    try:
+        executor.submit_job(make_job("victim", victim, runs, markers), [now])
+        executor.submit_job(make_job("crash-1", crash_after, runs, 1, f"{markers}-1", 2), [now])
+        _poll(lambda: _count_lines(runs) >= 2)  # the victim runs again in the new pool
+        executor.submit_job(make_job("crash-2", crash_after, runs, 2, f"{markers}-2", 3), [now])
+        events = scheduler.wait_for_events(3)
+    finally:
+        executor.shutdown()
+    by_id = {e.job_id: e for e in events}
+    assert set(by_id) == {"victim", "crash-1", "crash-2"}
+    assert all(e.code == EVENT_JOB_ERROR for e in events)
+    assert "exited with code 2" in str(by_id["crash-1"].exception)
+    assert "exited with code 3" in str(by_id["crash-2"].exception)
+    error = by_id["victim"].exception
+    assert isinstance(error, WorkerCrashedError)
+    assert "'victim' was run again after a worker crash" in str(error)
+    assert "not run a third time" in str(error)
+    assert _count_lines(runs) == 2
+    warned = [r.getMessage() for r in caplog.records if "run again" in r.getMessage()]
+    assert len(warned) == 1 and "Job victim " in warned[0]
