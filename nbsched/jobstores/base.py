@@ -259,6 +259,12 @@ class BaseJobStore(ABC):
         return list(getattr(self, "_skipped", {}).values())
 
     def _skip_record(self, job_id: str, reason: str, next_run_time: float | None = None) -> None:
+        """A read-only store's stand-in for quarantine: log the record, list it, write nothing."""
+        self._logger.error(
+            "Job %r could not be restored (skipped; read-only, not quarantined): %s",
+            job_id,
+            reason,
+        )
         skipped = self.__dict__.setdefault("_skipped", {})
         skipped[job_id] = QuarantinedJob(job_id, reason, next_run_time, None)
 

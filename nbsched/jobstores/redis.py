@@ -292,11 +292,6 @@ class RedisJobStore(BaseJobStore):
                 self._check_key_fault(payload)  # raises if it is the key that is wrong
             reason = f"{type(exc).__name__}: {exc}"
             if self.read_only:
-                self._logger.error(
-                    "Job %r could not be restored (skipped; read-only, not quarantined): %s",
-                    job_id,
-                    reason,
-                )
                 self._skip_record(job_id, reason)
                 return None
             self._logger.error(
@@ -317,7 +312,6 @@ class RedisJobStore(BaseJobStore):
         reason = f"sorted-set member is not a job id: {type(exc).__name__}: {exc}"
         shown = member.decode("utf-8", "backslashreplace")
         if self.read_only:
-            self._logger.error("Skipped index member %r (read-only): %s", shown, reason)
             self._skip_record(shown, reason)
             return
         self._logger.error(

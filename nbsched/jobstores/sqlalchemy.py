@@ -671,11 +671,6 @@ class SQLAlchemyJobStore(BaseJobStore):
     def _quarantine(self, job_id: str, payload: bytes, exc: BaseException) -> None:
         reason = _reason(exc)
         if self.read_only:
-            self._logger.error(
-                "Job %r could not be restored (skipped; read-only, not quarantined): %s",
-                job_id,
-                reason,
-            )
             self._skip_record(job_id, reason)
             return
         self._logger.error(
