@@ -11,7 +11,8 @@ What it does, step by step, so the result means what it says:
    test file, how many tests passed, failed, errored and were skipped.
 
 Options: ``--baseline`` also runs the untouched suite against APScheduler itself, side by side;
-``--junit PATH`` keeps the JUnit XML; extra arguments after ``--`` go to pytest.
+``--junit PATH`` keeps the JUnit XML; extra arguments after ``--`` go to pytest (``-- --tb=short``
+shows why each test failed).
 
 Exit code: 0 when every failing test is listed in ``tests/compat/KNOWN_FAILURES.md`` (section
 "APScheduler's own test suite"), 1 otherwise -- so the command can gate CI.
@@ -73,7 +74,7 @@ def run_pytest(tests: Path, junit: Path, extra: list[str]) -> int:
     """Run pytest on one copy of the suite; its own rootdir, no project conftest or ini."""
     ini = tests.parent / "pytest.ini"
     ini.write_text(
-        "[pytest]\naddopts = -p no:cacheprovider -q --tb=short --continue-on-collection-errors\n"
+        "[pytest]\naddopts = -p no:cacheprovider -q --tb=no -rfE --continue-on-collection-errors\n"
         "timeout = 120\n"
         "markers =\n    external_service: needs a server\n"
     )
